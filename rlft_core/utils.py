@@ -1,0 +1,104 @@
+"""Seeding, showing package source in a notebook, and an environment check."""
+from __future__ import annotations
+
+import inspect
+import os
+import platform
+import random
+import sys
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python's, numpy's and torch's global generators; return a seeded torch Generator.
+
+    The same seed gives the same numbers on the same machine (CPU torch is deterministic for the
+    operations the course uses).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+        return shell is not None and "ZMQ" in type(shell).__name__
+    except ImportError:
+        return False
+
+
+def show_source(obj) -> str:
+    """Show the source of a function or class: highlighted in a notebook, plain text elsewhere.
+
+    The notebooks call this instead of pasting a copy of package code that would drift
+    (the Dive into Deep Learning habit). Returns the source text.
+    """
+    try:
+        source = inspect.getsource(obj)
+    except (TypeError, OSError) as e:
+        raise ValueError(f"obj must be a function, class or module defined in Python source: {e}") from None
+    if _in_notebook():
+        from IPython.display import Markdown, display
+        where = f"{inspect.getsourcefile(obj)}".split("site-packages/")[-1]
+        display(Markdown(f"`{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}` "
+                         f"— from `{os.path.basename(where)}`\n```python\n{source}```"))
+    else:
+        print(source)
+    return source
+
+
+def doctor(verbose: bool = True) -> dict:
+    """Check the course environment: versions, torch threads, and a widget round-trip.
+
+    Returns a dict of findings; prints a short report when ``verbose``. Raises nothing: a problem is
+    reported as a line starting with ``PROBLEM``.
+    """
+    report = {"python": platform.python_version(), "platform": platform.platform()}
+    problems = []
+    if sys.version_info < (3, 10):
+        problems.append("Python 3.10 or newer is needed")
+    for mod in ("torch", "numpy", "gymnasium", "matplotlib", "ipywidgets", "tqdm"):
+        try:
+            report[mod] = __import__(mod).__version__
+        except Exception as e:  # noqa: BLE001 - report, never crash
+            problems.append(f"{mod} does not import: {e}")
+    report["torch_threads"] = torch.get_num_threads()
+    report["cpu_count"] = os.cpu_count()
+    report["cuda"] = torch.cuda.is_available()
+    try:  # widget round-trip: a change of value reaches an observer
+        import ipywidgets as widgets
+        slider = widgets.IntSlider(value=1, min=0, max=10)
+        seen = []
+        slider.observe(lambda ch: seen.append(ch["new"]), names="value")
+        slider.value = 7
+        report["widget_roundtrip"] = seen == [7]
+        if seen != [7]:
+            problems.append("an ipywidgets slider did not notify its observer")
+    except Exception as e:  # noqa: BLE001
+        report["widget_roundtrip"] = False
+        problems.append(f"ipywidgets failed: {e}")
+    try:
+        import gymnasium as gym
+        env = gym.make("CartPole-v1")
+        env.reset(seed=0)
+        env.step(0)
+        env.close()
+        report["gymnasium_cartpole"] = True
+    except Exception as e:  # noqa: BLE001
+        report["gymnasium_cartpole"] = False
+        problems.append(f"gymnasium CartPole-v1 failed: {e}")
+    report["problems"] = problems
+    if verbose:
+        for key, value in report.items():
+            if key != "problems":
+                print(f"{key:>20}: {value}")
+        print("\n".join(f"PROBLEM: {p}" for p in problems) or "All good: the course is ready to run.")
+    return report
