@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.rlft-installed
 
-.PHONY: setup lab test unit notebooks bench clean
+.PHONY: setup lab test unit notebooks chapters bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ unit: setup
 
 notebooks: setup
 	$(PY) -m pytest -q --nbval-lax chapters solutions
+
+# Authoring: regenerate chapters/ from solutions/ (never overwrites a student's edited exercise;
+# FORCE=1 does).
+chapters: setup
+	$(PY) tools/make_chapters.py $(if $(FORCE),--force,)
 
 bench: setup
 	$(PY) bench/ppo_cartpole.py

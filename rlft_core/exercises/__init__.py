@@ -1,0 +1,15 @@
+"""Exercise checkers: ``check_X(student_fn) -> bool``, usable in a notebook cell and from pytest.
+
+Unattempted (``NotImplementedError``): prints how to start and returns False. Wrong: prints the
+first failing case and a hint for the usual mistake. Right: says so and returns True. A checker
+never raises into the notebook. ``choose(passed, student_fn, reference_fn)`` picks which function
+later cells use, so a notebook always runs to the end.
+"""
+from ._core import Case, Mistake, choose, compare, run_check
+from .preference import check_bradley_terry_loss, check_dpo_loss
+from .rl import (check_clipped_surrogate_loss, check_discounted_return, check_gae, check_heuristic_policy, check_q_learning_update,
+                 check_reinforce_loss, check_sarsa_update)
+
+__all__ = ["Case", "Mistake", "choose", "compare", "run_check", "check_discounted_return", "check_heuristic_policy",
+           "check_q_learning_update", "check_sarsa_update", "check_reinforce_loss", "check_gae",
+           "check_clipped_surrogate_loss", "check_bradley_terry_loss", "check_dpo_loss"]

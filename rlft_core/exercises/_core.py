@@ -1,0 +1,205 @@
+"""The machinery behind every exercise checker.
+
+A checker runs the student's function against the reference on a list of cases and prints one of:
+
+* not attempted (``NotImplementedError``): how to start; returns False, never raises;
+* wrong: the first failing case (input, expected, got) and, when the wrong answer is exactly what a
+  well-known mistake produces, a hint for that mistake; returns False;
+* right: says so; returns True.
+
+It survives student code that raises, returns NaN or the wrong shape, mutates its inputs, or runs
+too long. Nothing here ever raises into the notebook.
+"""
+from __future__ import annotations
+
+import copy
+import signal
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Case:
+    """One input to try: positional ``args`` and keyword ``kwargs``, with a name for the report."""
+    name: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
+class Mistake:
+    """A known wrong variant: if the student's output equals ``fn``'s on a failing case, show ``hint``."""
+    hint: str
+    fn: Callable
+
+
+class _TimeLimit(Exception):
+    pass
+
+
+def _to_numpy(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().double().numpy()
+    if isinstance(value, (tuple, list)):
+        return [_to_numpy(v) for v in value]
+    if isinstance(value, (int, float, bool, np.number, np.ndarray)):
+        return np.asarray(value, dtype=np.float64)
+    return value
+
+
+def _short(value, limit=320) -> str:
+    value = _to_numpy(value)
+    with np.printoptions(precision=4, suppress=True, threshold=24, edgeitems=4, linewidth=100):
+        text = repr(value) if not isinstance(value, np.ndarray) else np.array2string(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def compare(expected, got, atol=1e-6, rtol=1e-5) -> str | None:
+    """None when ``got`` matches ``expected``; otherwise a sentence saying what differs."""
+    expected, got = _to_numpy(expected), _to_numpy(got)
+    if isinstance(expected, list):
+        if not isinstance(got, list) or len(got) != len(expected):
+            return f"expected a tuple of {len(expected)} results, got {type(got).__name__}"
+        for i, (e, g) in enumerate(zip(expected, got)):
+            problem = compare(e, g, atol, rtol)
+            if problem:
+                return f"result {i}: {problem}"
+        return None
+    if got is None:
+        return "your function returned None (did you forget `return`?)"
+    if not isinstance(got, np.ndarray) or got.dtype == object:
+        return f"expected numbers, got {type(got).__name__}"
+    if got.shape != expected.shape:
+        return f"expected shape {expected.shape}, got shape {got.shape}"
+    if not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
+        return "your result contains NaN or inf"
+    if not np.allclose(got, expected, atol=atol, rtol=rtol, equal_nan=True):
+        return "the values differ"
+    return None
+
+
+def _call_with_time_limit(fn, args, kwargs, seconds):
+    """Call fn; raise _TimeLimit after ``seconds`` (SIGALRM in the main thread, else a watcher)."""
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        def on_alarm(signum, frame):
+            raise _TimeLimit()
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as e:  # noqa: BLE001 - handed back to the caller
+            box["error"] = e
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise _TimeLimit()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _same(a, b) -> bool:
+    a, b = _to_numpy(a), _to_numpy(b)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+    return a == b
+
+
+def run_check(title: str, fn, reference, cases, *, start_hint: str, mistakes=(), compare_fn=compare,
+              time_limit: float = 10.0, check_mutation: bool = True, compared: str = "",
+              print_fn: Callable[[str], Any] = print) -> bool:
+    """Run ``fn`` against ``reference`` on ``cases``; print the verdict; return True iff all pass.
+
+    ``check_mutation=False`` for exercises whose contract is an in-place update (tabular Q tables).
+    ``compared`` says what is compared when the checker wraps the function (e.g. a loss and its
+    gradient), so that "result 1" in a report makes sense.
+    """
+    say = print_fn
+    if not callable(fn):
+        say(f"❌ {title}: expected a function, got {type(fn).__name__}.")
+        return False
+    for case in cases:
+        pristine = (copy.deepcopy(case.args), copy.deepcopy(case.kwargs))
+        student_args, student_kwargs = copy.deepcopy(pristine)
+        expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        try:
+            got = _call_with_time_limit(fn, student_args, student_kwargs, time_limit)
+        except NotImplementedError:
+            say(f"✏️  {title}: not attempted yet.\n{start_hint}\n"
+                f"(Until it passes, the rest of the notebook uses the reference implementation.)")
+            return False
+        except _TimeLimit:
+            say(f"❌ {title}: your function ran longer than {time_limit:g} s on case "
+                f"'{case.name}' and was stopped. Look for a loop that never ends.")
+            return False
+        except Exception as e:  # noqa: BLE001 - a student's error is reported, never raised
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            say(f"❌ {title}: your function raised {type(e).__name__}: {e}\n"
+                f"   on case '{case.name}' (line {where.lineno}: {where.line})\n"
+                f"   input: {_describe(case)}")
+            return False
+        problem = compare_fn(expected, got)
+        mutated = not (_same(student_args, pristine[0]) and _same_kwargs(student_kwargs, pristine[1]))
+        mutation_note = ("your function changed its inputs in place; compute a new array instead "
+                         "(e.g. `x = x.clone()` or `np.array(x, copy=True)` before writing into it)")
+        if problem is None and check_mutation and mutated:
+            problem = mutation_note
+        elif problem is not None and check_mutation and mutated:
+            problem += f" (and {mutation_note})"
+        if problem is not None:
+            hint = _matching_hint(mistakes, case, got)
+            if compared:
+                problem += f"\n   (compared: {compared})"
+            say(f"❌ {title}: wrong on case '{case.name}': {problem}.\n"
+                f"   input:    {_describe(case)}\n"
+                f"   expected: {_short(expected)}\n"
+                f"   got:      {_short(got)}" + (f"\n💡 Hint: {hint}" if hint else ""))
+            return False
+    say(f"✅ {title}: correct on all {len(cases)} cases. Later cells use your function.")
+    return True
+
+
+def _same_kwargs(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+
+
+def _describe(case: Case) -> str:
+    parts = [_short(a, 120) for a in case.args] + [f"{k}={_short(v, 120)}" for k, v in case.kwargs.items()]
+    return ", ".join(parts)
+
+
+def _matching_hint(mistakes, case: Case, got) -> str | None:
+    for mistake in mistakes:
+        try:
+            wrong = mistake.fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        except Exception:  # noqa: BLE001 - a mistake model that does not apply here
+            continue
+        if compare(wrong, got) is None:
+            return mistake.hint
+    return None
+
+
+def choose(passed: bool, student_fn, reference_fn):
+    """The student's function when its check passed, the reference otherwise (and say which)."""
+    name = getattr(reference_fn, "__name__", "reference")
+    if passed:
+        print(f"Using your {getattr(student_fn, '__name__', name)} from here on.")
+        return student_fn
+    print(f"Using the reference {name} from here on (your version has not passed its check yet).")
+    return reference_fn
