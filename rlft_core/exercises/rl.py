@@ -22,6 +22,12 @@ def check_discounted_return(fn) -> bool:
 
 
 # ---------------------------------------------------------------- 01: a hand-written policy
+def reference_heuristic_policy(obs) -> int:
+    """A hand-written CartPole policy: push towards the side the pole is falling to, judged by its
+    angle and angular velocity (a linear rule, θ + 0.5·ω > 0 → push right)."""
+    return int(obs[2] + 0.5 * obs[3] > 0)
+
+
 def check_heuristic_policy(policy, episodes: int = 5, min_steps: int = 200, seed: int = 0,
                            time_limit: float = 20.0) -> bool:
     """Run ``policy(obs) -> action`` on CartPole-v1 for ``episodes`` seeded episodes; pass when the
