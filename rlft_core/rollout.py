@@ -1,0 +1,159 @@
+r"""Collecting PPO rollouts from gymnasium vector environments, and evaluating an agent.
+
+**Autoreset.** Gymnasium 1.x vector environments reset a finished sub-environment in
+*next-step* mode (https://farama.org/Vector-Autoreset-Mode): the ``step`` that ends an episode
+returns the episode's *final* observation with ``terminated`` or ``truncated`` set; the *next*
+``step`` ignores that environment's action, resets it and returns the first observation of the new
+episode with reward 0. Gymnasium's fast ``CartPoleVectorEnv`` only supports this mode, so the
+course handles it everywhere:
+
+* the step after an episode end (a *reset step*) is not a transition of the MDP: it is stored with
+  ``valid = False`` and left out of the PPO loss, the advantage statistics and the reward scaler;
+* at a reset step the observation fed to the network *is* the final observation of the episode
+  that just ended, so the critic's value there is :math:`V(s_\text{final})` for free.
+
+**Truncation.** A time limit is not part of the MDP: the state after a truncated step still has a
+future. Following ``rlft_core.returns`` the truncated step gets
+:math:`r_t + \gamma V(s_\text{final})` and ``done = 1`` (Pardo et al. 2018, "Time Limits in
+Reinforcement Learning"; Huang et al. 2022). A *terminated* step gets :math:`r_t` and ``done = 1``.
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from .policies import ActorCritic
+from .returns import gae
+
+
+def make_vector_env(env, num_envs: int) -> gym.vector.VectorEnv:
+    """``num_envs`` copies of ``env`` (a gymnasium id, or a function returning one environment).
+
+    An id with a vectorised implementation (CartPole-v1) uses it (``vector_entry_point``);
+    other ids and factories use ``SyncVectorEnv`` (in-process; ``AsyncVectorEnv`` costs more than
+    it saves on small environments).
+    """
+    if isinstance(env, str):
+        try:
+            spec = gym.spec(env)
+        except gym.error.Error as e:
+            raise ValueError(f"env must be a registered gymnasium id or a factory: {e}") from None
+        mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
+        envs = gym.make_vec(env, num_envs=num_envs, vectorization_mode=mode)
+    elif callable(env):
+        envs = gym.vector.SyncVectorEnv([env] * num_envs)
+    else:
+        raise ValueError(f"env must be a gymnasium id (str) or a zero-argument factory, got {type(env).__name__}")
+    mode = envs.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
+    if mode != gym.vector.AutoresetMode.NEXT_STEP:
+        raise ValueError(f"env: the vector env must autoreset in next-step mode, got {mode}")
+    if not isinstance(envs.single_observation_space, gym.spaces.Box) or len(envs.single_observation_space.shape) != 1:
+        raise ValueError(f"env: observations must be a 1-D Box, got {envs.single_observation_space}")
+    return envs
+
+
+class RolloutCollector:
+    """Steps ``N`` environments ``T`` times with the current policy; keeps the arrays of one rollout.
+
+    Arrays (numpy, time-major ``(T, N, ...)``): ``obs`` (as fed to the network, i.e. normalised when
+    the agent normalises), ``actions`` (unclipped samples), ``logp``, ``values``, ``rewards``
+    (scaled when ``normalize_reward``), ``terminated``, ``truncated``, ``valid`` (False at reset
+    steps). The last observation and the unfinished episodes carry over to the next rollout.
+    """
+
+    def __init__(self, envs, agent: ActorCritic, num_steps: int, gamma: float,
+                 normalize_reward: bool, seed: int):
+        T, N = num_steps, envs.num_envs
+        self.envs, self.gamma, self.normalize_reward = envs, gamma, normalize_reward
+        self.next_obs, _ = envs.reset(seed=seed)                 # env i is seeded with seed + i
+        self.next_is_reset = np.zeros(N, dtype=bool)              # the next step only resets env i
+        self.episode_return = np.zeros(N)                         # raw (unscaled) running returns
+        self.discounted_return = np.zeros(N)                      # for the reward scaler
+        act_shape = () if agent.discrete else (agent.action_dim,)
+        self.obs = np.zeros((T, N, agent.obs_dim), dtype=np.float32)
+        self.actions = np.zeros((T, N, *act_shape), dtype=np.int64 if agent.discrete else np.float32)
+        self.logp, self.values, self.rewards = (np.zeros((T, N), dtype=np.float32) for _ in range(3))
+        self.terminated, self.truncated, self.valid = (np.zeros((T, N), dtype=bool) for _ in range(3))
+        self.last_value = np.zeros(N, dtype=np.float32)
+
+    def _scale_rewards(self, agent, reward, done, valid):
+        r"""Divide rewards by the running std of the discounted return
+        :math:`G_t = \gamma G_{t-1} + r_t` (Engstrom et al. 2020, "Implementation Matters in Deep
+        Policy Gradients"; Huang et al. 2022, continuous-control detail 5). The mean is not removed."""
+        self.discounted_return = self.discounted_return * self.gamma + reward
+        if valid.any():
+            agent.reward_rms.update(torch.from_numpy(self.discounted_return[valid]))
+        self.discounted_return[done] = 0.0
+        return reward / np.sqrt(agent.reward_rms.var.item() + 1e-8)
+
+    @torch.inference_mode()
+    def collect(self, agent: ActorCritic, generator: torch.Generator) -> list[float]:
+        """Fill the arrays with ``T`` steps; return the raw returns of the episodes that ended."""
+        finished = []
+        for t in range(self.obs.shape[0]):
+            obs = torch.as_tensor(self.next_obs, dtype=torch.float32)               # (N, obs_dim)
+            valid = ~self.next_is_reset
+            if agent.normalize_obs and valid.any():
+                agent.obs_rms.update(obs[torch.from_numpy(valid)])
+            obs = agent.prepare_obs(obs)
+            actions, logp, values = agent.sample(obs, generator)
+            self.next_obs, reward, terminated, truncated, _ = self.envs.step(agent.to_env_actions(actions))
+            done = terminated | truncated
+            self.obs[t], self.actions[t] = obs.numpy(), actions.numpy()
+            self.logp[t], self.values[t] = logp.numpy(), values.numpy()
+            self.terminated[t], self.truncated[t], self.valid[t] = terminated, truncated, valid
+            self.episode_return += reward                          # reset steps give reward 0
+            if done.any():
+                finished.extend(self.episode_return[done].tolist())
+                self.episode_return[done] = 0.0
+            if self.normalize_reward:
+                reward = self._scale_rewards(agent, reward, done, valid)
+            self.rewards[t] = reward
+            self.next_is_reset = done
+        obs = agent.prepare_obs(torch.as_tensor(self.next_obs, dtype=torch.float32))
+        self.last_value = agent.value(obs).numpy()                 # V(s_T); V(s_final) if s_T is final
+        return finished
+
+    def advantages_and_returns(self, gamma: float, lam: float):
+        r"""GAE advantages and λ-returns ``(T, N)`` with the truncation bootstrap.
+
+        ``next_values[t]`` is the value of the observation after step ``t``: ``values[t+1]`` (which,
+        after an episode end, is :math:`V(s_\text{final})`), or ``last_value`` for the last step. Then
+        :math:`\tilde r_t = r_t + \gamma V(s_\text{final})` where truncated and not terminated, and
+        ``done = terminated | truncated | ~valid`` (a reset step is cut off from both neighbours).
+        """
+        next_values = np.concatenate([self.values[1:], self.last_value[None]])
+        bootstrap = self.truncated & ~self.terminated
+        rewards = self.rewards + gamma * next_values * bootstrap
+        dones = (self.terminated | self.truncated | ~self.valid).astype(np.float64)
+        return gae(rewards.astype(np.float64), self.values.astype(np.float64), dones,
+                   self.last_value.astype(np.float64), gamma, lam)
+
+
+def evaluate(agent: ActorCritic, env, episodes: int = 10, seed: int = 0, deterministic: bool = True) -> float:
+    """Mean undiscounted return of ``agent`` over ``episodes`` episodes (reset with seeds
+    ``seed, seed+1, ...``). ``env`` is a gymnasium id or a zero-argument factory."""
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"episodes must be a positive int, got {episodes!r}")
+    if isinstance(env, str):
+        try:
+            env = gym.make(env)
+        except gym.error.Error as e:
+            raise ValueError(f"env must be a registered gymnasium id or a factory: {e}") from None
+    elif callable(env):
+        env = env()
+    else:
+        raise ValueError(f"env must be a gymnasium id (str) or a zero-argument factory, got {type(env).__name__}")
+    generator = torch.Generator().manual_seed(seed)
+    returns = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic, generator))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    env.close()
+    return float(np.mean(returns))

@@ -1,0 +1,265 @@
+"""The PPO trainer learns, bootstraps truncated episodes correctly, and is reproducible.
+
+Learning tests check known environment outcomes (CartPole-v1 solved, Pendulum-v1 swung up);
+the rollout tests check the reward / done handling against returns computed by hand; the
+policy tests check sampling and log-probabilities against ``torch.distributions``.
+"""
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from rlft_core.policies import ActorCritic, RunningMeanStd
+from rlft_core.ppo import PPOConfig, evaluate, load_agent, save_agent, train_ppo
+from rlft_core.rollout import RolloutCollector, make_vector_env
+
+TIMING_KEYS = {"sps", "elapsed"}
+
+
+class CountingEnv(gym.Env):
+    """Observation = [steps so far in the episode]; reward 1 per step; the episode ends after
+    ``limit`` steps by truncation (a time limit) or by termination."""
+
+    def __init__(self, limit=3, terminate=False, constant_obs=False):
+        self.limit, self.terminate, self.constant_obs = limit, terminate, constant_obs
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
+        self.action_space = gym.spaces.Discrete(2)
+        self.t = 0
+
+    def _obs(self):
+        return np.array([0.0 if self.constant_obs else float(self.t)], dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._obs(), {}
+
+    def step(self, action):
+        self.t += 1
+        end = self.t >= self.limit
+        return self._obs(), 1.0, end and self.terminate, end and not self.terminate, {}
+
+
+# ----------------------------------------------------------------------------- learning
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ppo_solves_cartpole_within_100k_steps(seed):
+    config = PPOConfig(total_timesteps=100_000, stop_at_return=490)
+    agent, history = train_ppo("CartPole-v1", config, seed=seed)
+    assert history[-1]["global_step"] <= 100_000
+    assert history[-1]["mean_return"] >= 490            # stopped because solved, not out of budget
+    assert evaluate(agent, "CartPole-v1", episodes=10, seed=123) >= 475
+
+
+def test_ppo_swings_up_pendulum_from_random_level():
+    config = PPOConfig.pendulum(total_timesteps=80_000, stop_at_return=-250)
+    agent, history = train_ppo("Pendulum-v1", config, seed=0)
+    first_returns = history[0]["episode_returns"] + history[1]["episode_returns"]
+    assert np.mean(first_returns) < -900                 # the untrained policy: about -1200
+    assert evaluate(agent, "Pendulum-v1", episodes=10, seed=123) > -400
+
+
+# ----------------------------------------------------------------------------- truncation
+def _collect(limit, terminate, num_steps, gamma=0.9, lam=1.0, seed=0):
+    torch.manual_seed(seed)
+    agent = ActorCritic(1, {"kind": "discrete", "n": 2, "start": 0}, hidden_sizes=(8,))
+    with torch.no_grad():                                # make V(s) clearly non-zero and s-dependent
+        agent.critic[-1].bias.fill_(2.0)
+    envs = make_vector_env(lambda: CountingEnv(limit, terminate), num_envs=1)
+    collector = RolloutCollector(envs, agent, num_steps, gamma, normalize_reward=False, seed=seed)
+    collector.collect(agent, torch.Generator().manual_seed(seed))
+    adv, returns = collector.advantages_and_returns(gamma, lam)
+    value = lambda s: agent.value(torch.tensor([[float(s)]])).item()  # noqa: E731
+    return collector, returns[:, 0], value
+
+
+def test_rollout_marks_reset_steps_invalid_in_next_step_autoreset():
+    collector, _, _ = _collect(limit=3, terminate=False, num_steps=8)
+    assert collector.valid[:, 0].tolist() == [True, True, True, False, True, True, True, False]
+    assert collector.truncated[:, 0].tolist() == [False, False, True, False, False, False, True, False]
+    assert collector.obs[:, 0, 0].tolist() == [0, 1, 2, 3, 0, 1, 2, 3]   # reset step sees s_final = 3
+
+
+def test_truncated_episodes_bootstrap_from_final_observation():
+    gamma = 0.9
+    collector, returns, V = _collect(limit=3, terminate=False, num_steps=8, gamma=gamma)
+    # λ = 1: the return of step t is the discounted reward to the time limit + γ^k V(s_final = 3).
+    expected = [1 + gamma + gamma**2 + gamma**3 * V(3), 1 + gamma + gamma**2 * V(3), 1 + gamma * V(3)]
+    np.testing.assert_allclose(returns[0:3], expected, rtol=1e-5)
+    np.testing.assert_allclose(returns[4:7], expected, rtol=1e-5)
+
+
+def test_terminated_episodes_do_not_bootstrap():
+    gamma = 0.9
+    collector, returns, _ = _collect(limit=3, terminate=True, num_steps=8, gamma=gamma)
+    expected = [1 + gamma + gamma**2, 1 + gamma, 1.0]
+    np.testing.assert_allclose(returns[0:3], expected, rtol=1e-6)
+    np.testing.assert_allclose(returns[4:7], expected, rtol=1e-6)
+
+
+def test_unfinished_episode_at_rollout_end_bootstraps_from_last_value():
+    gamma = 0.9
+    _, returns, V = _collect(limit=3, terminate=True, num_steps=6, gamma=gamma)
+    # steps 4, 5 are the first two of an episode still running: bootstrap from V(s = 2).
+    np.testing.assert_allclose(returns[4:6], [1 + gamma * (1 + gamma * V(2)), 1 + gamma * V(2)], rtol=1e-5)
+
+
+@pytest.mark.parametrize("terminate, expected", [
+    (False, 1 / (1 - 0.9)),                                            # time limit: V = 1/(1-γ) = 10
+    (True, np.mean([(1 - 0.9 ** (5 - t)) / (1 - 0.9) for t in range(5)])),  # a real end: ≈ 2.63
+])
+def test_value_of_time_limited_constant_reward_learns_infinite_horizon_value(terminate, expected):
+    # Constant observation: the critic cannot see the clock. With the truncation bootstrap (and
+    # λ = 1) the target of step t is (1-γ^k)/(1-γ) + γ^k V with k = 5 - t, whose fixed point is
+    # V = 1/(1-γ); treating the time limit as termination would teach the average of the
+    # returns-to-go, (1/5) Σ_k (1-γ^k)/(1-γ), instead.
+    config = PPOConfig(total_timesteps=8 * 5 * 200, num_envs=8, num_steps=5, gamma=0.9,
+                       gae_lambda=1.0, num_epochs=10, learning_rate=3e-3, anneal_lr=False)
+    agent, _ = train_ppo(lambda: CountingEnv(5, terminate, constant_obs=True), config, seed=0)
+    value = agent.value(torch.zeros(1, 1)).item()
+    assert value == pytest.approx(expected, rel=0.1)
+
+
+# ----------------------------------------------------------------------------- policies
+def test_gumbel_max_sampling_matches_softmax_probabilities():
+    agent = ActorCritic(3, {"kind": "discrete", "n": 3, "start": 0}, hidden_sizes=(4,))
+    with torch.no_grad():
+        agent.actor[-1].weight.zero_()
+        agent.actor[-1].bias.copy_(torch.tensor([0.0, 1.0, -1.0]))
+    obs = torch.zeros(40_000, 3)
+    actions, logp, _ = agent.sample(obs, torch.Generator().manual_seed(0))
+    freq = torch.bincount(actions, minlength=3).float() / len(actions)
+    probs = torch.softmax(torch.tensor([0.0, 1.0, -1.0]), -1)
+    assert torch.allclose(freq, probs, atol=0.01)
+    assert torch.allclose(logp, torch.log(probs)[actions], atol=1e-6)
+
+
+@pytest.mark.parametrize("spec", [{"kind": "discrete", "n": 4, "start": 0},
+                                  {"kind": "continuous", "low": [-2.0, -1.0], "high": [2.0, 1.0]}])
+def test_logp_and_entropy_agree_with_torch_distributions(spec):
+    torch.manual_seed(0)
+    agent = ActorCritic(5, spec, log_std_init=-0.3)
+    obs = torch.randn(64, 5)
+    actions, logp_sample, _ = agent.sample(obs, torch.Generator().manual_seed(1))
+    logp, entropy, _ = agent.evaluate_actions(obs, actions)
+    out = agent.actor[-1](torch.tanh(agent.actor[1](torch.tanh(agent.actor[0](obs)))))
+    if spec["kind"] == "discrete":
+        dist = torch.distributions.Categorical(logits=out)
+        ref_logp, ref_entropy = dist.log_prob(actions), dist.entropy()
+    else:
+        dist = torch.distributions.Normal(out, agent.actor_logstd.exp())
+        ref_logp, ref_entropy = dist.log_prob(actions).sum(-1), dist.entropy().sum(-1)
+    torch.testing.assert_close(logp, ref_logp, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(logp_sample, ref_logp, rtol=1e-5, atol=1e-5)   # first ratio = 1
+    torch.testing.assert_close(entropy, ref_entropy, rtol=1e-5, atol=1e-5)
+
+
+def test_continuous_actions_are_clipped_for_the_env_but_logp_uses_the_raw_sample():
+    agent = ActorCritic(2, {"kind": "continuous", "low": [-1.0], "high": [1.0]}, hidden_sizes=(4,))
+    with torch.no_grad():
+        agent.actor[-1].bias.fill_(5.0)                  # mean far outside the bounds
+    raw, logp, _ = agent.sample(torch.zeros(16, 2), torch.Generator().manual_seed(0))
+    env_actions = agent.to_env_actions(raw)
+    assert env_actions.dtype == np.float32 and np.all(env_actions == 1.0)
+    assert (raw > 1.0).all()
+    logp_raw, _, _ = agent.evaluate_actions(torch.zeros(16, 2), raw)
+    torch.testing.assert_close(logp, logp_raw)
+
+
+def test_running_mean_std_matches_numpy_over_batches():
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(3.0, 2.0, size=(n, 2)) for n in (5, 17, 1, 40)]
+    rms = RunningMeanStd((2,))
+    for b in batches:
+        rms.update(torch.from_numpy(b))
+    allx = np.concatenate(batches)
+    np.testing.assert_allclose(rms.mean.numpy(), allx.mean(0), rtol=1e-4)
+    np.testing.assert_allclose(rms.var.numpy(), allx.var(0), rtol=1e-3)
+
+
+# ----------------------------------------------------------------------------- trainer API
+def test_same_seed_gives_identical_history_and_other_seed_differs():
+    config = PPOConfig(total_timesteps=4096)
+    runs = [train_ppo("CartPole-v1", config, seed=s)[1] for s in (7, 7, 8)]
+    strip = lambda h: [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in h]  # noqa: E731
+    assert strip(runs[0]) == strip(runs[1])
+    assert strip(runs[0]) != strip(runs[2])
+
+
+def test_history_records_and_callback_can_stop_training():
+    seen = []
+    config = PPOConfig(total_timesteps=8 * 32 * 10)
+    _, history = train_ppo("CartPole-v1", config, callback=lambda r: seen.append(r) or len(seen) == 3)
+    assert len(history) == 3 and seen == history
+    keys = {"update", "global_step", "episode_returns", "mean_return", "policy_loss", "value_loss",
+            "entropy", "approx_kl", "clip_fraction", "explained_variance", "sps", "learning_rate"}
+    assert keys <= set(history[0])
+    assert [r["global_step"] for r in history] == [256, 512, 768]
+    assert history[1]["learning_rate"] == pytest.approx(config.learning_rate * (1 - 1 / 10))
+    assert all(0 <= r["clip_fraction"] <= 1 and r["approx_kl"] >= 0 for r in history)
+
+
+@pytest.mark.parametrize("env_id, config", [("CartPole-v1", PPOConfig(total_timesteps=512)),
+                                            ("Pendulum-v1", PPOConfig.pendulum(total_timesteps=2048, num_steps=128))])
+def test_save_load_round_trip_gives_identical_actions(tmp_path, env_id, config):
+    agent, _ = train_ppo(env_id, config, seed=0)
+    path = tmp_path / "agent.pt"
+    save_agent(agent, path)
+    assert isinstance(torch.load(path, weights_only=True), dict)
+    loaded = load_agent(path)
+    obs = np.random.default_rng(0).normal(size=(32, agent.obs_dim)).astype(np.float32)
+    np.testing.assert_array_equal(agent.act(obs), loaded.act(obs))
+    np.testing.assert_array_equal(agent.act(obs[0]), loaded.act(obs[0]))
+    if config.normalize_obs:                              # the statistics travel with the agent
+        assert not torch.equal(loaded.obs_rms.mean, torch.zeros(agent.obs_dim, dtype=torch.float64))
+        torch.testing.assert_close(loaded.obs_rms.var, agent.obs_rms.var)
+
+
+def test_act_returns_env_format_for_single_and_batched_observations():
+    env = gym.make("CartPole-v1")
+    agent = ActorCritic(4, {"kind": "discrete", "n": 2, "start": 0})
+    obs, _ = env.reset(seed=0)
+    single = agent.act(obs)
+    assert env.action_space.contains(single)
+    assert agent.act(np.stack([obs, obs, obs])).shape == (3,)
+    with pytest.raises(ValueError, match="obs"):
+        agent.act(np.zeros(5))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("total_timesteps", 0), ("num_envs", -1), ("num_steps", 2.5), ("gamma", 1.5), ("gae_lambda", -0.1),
+    ("num_epochs", 0), ("learning_rate", 0.0), ("clip_eps", -0.2), ("vf_coef", -1.0), ("ent_coef", float("nan")),
+    ("max_grad_norm", 0.0), ("target_kl", 0.0), ("norm_adv", 1), ("hidden_sizes", ()), ("num_minibatches", 1000),
+    ("torch_threads", 0), ("stop_at_return", float("nan")),
+])
+def test_config_rejects_bad_values_naming_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        PPOConfig(**{field: value})
+
+
+def test_pendulum_preset_is_a_valid_config_with_normalisation():
+    config = PPOConfig.pendulum(learning_rate=2e-3)
+    assert config.normalize_obs and config.normalize_reward and config.learning_rate == 2e-3
+    with pytest.raises(ValueError, match="gamma"):
+        PPOConfig.pendulum(gamma=2.0)
+
+
+def test_train_and_evaluate_reject_bad_arguments():
+    with pytest.raises(ValueError, match="env"):
+        train_ppo("NoSuchEnv-v0", PPOConfig(total_timesteps=256))
+    with pytest.raises(ValueError, match="env"):
+        train_ppo(42, PPOConfig(total_timesteps=256))
+    with pytest.raises(ValueError, match="config"):
+        train_ppo("CartPole-v1", {"learning_rate": 1e-3})
+    with pytest.raises(ValueError, match="callback"):
+        train_ppo("CartPole-v1", PPOConfig(total_timesteps=256), callback="print")
+    agent = ActorCritic(4, {"kind": "discrete", "n": 2, "start": 0})
+    with pytest.raises(ValueError, match="episodes"):
+        evaluate(agent, "CartPole-v1", episodes=0)
+    with pytest.raises(ValueError, match="agent"):
+        save_agent("not an agent", "x.pt")
+
+
+def test_train_ppo_restores_torch_thread_setting():
+    before = torch.get_num_threads()
+    train_ppo("CartPole-v1", PPOConfig(total_timesteps=256, torch_threads=1))
+    assert torch.get_num_threads() == before
