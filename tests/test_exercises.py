@@ -167,3 +167,16 @@ def test_choose_picks_student_only_when_passed():
     student, reference = (lambda: "student"), (lambda: "reference")
     assert ex.choose(True, student, reference) is student
     assert ex.choose(False, student, reference) is reference
+
+
+def test_checker_accepts_dicts_of_tensors_as_inputs_and_sees_their_mutation(capsys):
+    def ref(batch):
+        return batch["x"] * 2
+
+    def mutating(batch):
+        batch["x"] += 1
+        return (batch["x"] - 1) * 2
+    case = ex.Case("a dict", ({"x": torch.ones(3)},))
+    assert ex.run_check("dict", ref, ref, [case], start_hint="") is True
+    assert ex.run_check("dict", mutating, ref, [case], start_hint="") is False
+    assert "changed its inputs in place" in capsys.readouterr().out

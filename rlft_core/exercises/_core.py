@@ -113,6 +113,8 @@ def _call_with_time_limit(fn, args, kwargs, seconds):
 
 
 def _same(a, b) -> bool:
+    if isinstance(a, dict) or isinstance(b, dict):
+        return isinstance(a, dict) and isinstance(b, dict) and _same_kwargs(a, b)
     a, b = _to_numpy(a), _to_numpy(b)
     if isinstance(a, list):
         return isinstance(b, list) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
