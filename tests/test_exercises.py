@@ -180,3 +180,23 @@ def test_checker_accepts_dicts_of_tensors_as_inputs_and_sees_their_mutation(caps
     assert ex.run_check("dict", ref, ref, [case], start_hint="") is True
     assert ex.run_check("dict", mutating, ref, [case], start_hint="") is False
     assert "changed its inputs in place" in capsys.readouterr().out
+
+
+def test_checker_compares_dataclass_inputs_field_by_field(capsys):
+    from dataclasses import dataclass
+
+    @dataclass
+    class Clip:
+        obs: np.ndarray
+
+    def ref(clip):
+        return clip.obs.sum()
+
+    def mutating(clip):
+        total = clip.obs.sum()
+        clip.obs[0] = 100.0
+        return total
+    case = ex.Case("a clip", (Clip(np.ones(3)),))
+    assert ex.run_check("clip", ref, ref, [case], start_hint="") is True
+    assert ex.run_check("clip", mutating, ref, [case], start_hint="") is False
+    assert "changed its inputs in place" in capsys.readouterr().out

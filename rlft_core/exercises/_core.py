@@ -13,6 +13,7 @@ too long. Nothing here ever raises into the notebook.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import signal
 import threading
 import traceback
@@ -115,6 +116,9 @@ def _call_with_time_limit(fn, args, kwargs, seconds):
 def _same(a, b) -> bool:
     if isinstance(a, dict) or isinstance(b, dict):
         return isinstance(a, dict) and isinstance(b, dict) and _same_kwargs(a, b)
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):      # e.g. a trajectory clip
+        return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name))
+                                          for f in dataclasses.fields(a))
     a, b = _to_numpy(a), _to_numpy(b)
     if isinstance(a, list):
         return isinstance(b, list) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
