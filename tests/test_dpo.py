@@ -10,13 +10,7 @@ from rlft_core.preferences import PairDataset
 from rlft_core.tiny_lm import GPTConfig, TinyGPT
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and a shared machine punishes two)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")     # tests/conftest.py
 
 
 def _logps(n=5, seed=0, dtype=torch.float64):

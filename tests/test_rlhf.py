@@ -16,13 +16,7 @@ from rlft_core.rlhf_ppo import PPOLMConfig, kl_shaped_rewards, masked_gae, train
 from rlft_core.tiny_lm import GPTConfig, TokenRewardModel, generate
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The tiny models run fastest on one thread (and a shared machine punishes two)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")     # tests/conftest.py
 
 
 def _batch(seed=0, B=4, T=6):

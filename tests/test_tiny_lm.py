@@ -7,13 +7,7 @@ import torch
 from rlft_core.tiny_lm import GPTConfig, TinyGPT, Tokenizer, TokenRewardModel, generate, token_logprobs
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and a shared machine punishes two)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")     # tests/conftest.py
 
 
 def _model(seed=0, vocab=9, block=12, dropout=0.0):
