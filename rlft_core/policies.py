@@ -6,7 +6,8 @@ r"""Actor-critic networks for PPO, and the running normaliser saved with them.
   is sent to the environment; its log-probability is that of the *unclipped* sample.
 * The actor and the critic are separate MLPs with tanh units, initialised orthogonally with gain
   :math:`\sqrt2` in the hidden layers, 0.01 in the policy head (a near-uniform first policy) and 1
-  in the value head (Huang et al. 2022, "The 37 Implementation Details of PPO", details 2 and 3).
+  in the value head (Huang et al. 2022, "The 37 Implementation Details of PPO", detail 2; separate
+  networks: detail 13; the Gaussian head: continuous-control details 1-3 and 5).
 
 The network is evaluated with ``F.linear`` in a loop instead of ``nn.Sequential``: on a batch of 8
 observations the module-call overhead is half of the forward pass. Rollouts sample straight from

@@ -38,14 +38,14 @@ __all__ = ["PPOConfig", "train_ppo", "evaluate", "save_agent", "load_agent", "Ac
 class PPOConfig:
     """PPO hyperparameters. The defaults solve CartPole-v1 fast; ``PPOConfig.pendulum()`` is the
     preset for Pendulum-v1. Paper values (Schulman et al. 2017, MuJoCo / Atari) are in comments."""
-    total_timesteps: int = 100_000
+    total_timesteps: int = 40_000     # env steps budget; the learning rate anneals to 0 over it
     num_envs: int = 8                 # parallel environments (paper: 1 MuJoCo, 8 Atari)
     num_steps: int = 32               # steps per env per rollout (paper: 2048 MuJoCo, 128 Atari)
-    gamma: float = 0.98               # discount (paper: 0.99)
-    gae_lambda: float = 0.8           # GAE λ (paper: 0.95)
+    gamma: float = 0.99               # discount (paper: 0.99)
+    gae_lambda: float = 0.95          # GAE λ (paper: 0.95)
     num_epochs: int = 10              # passes over each rollout (paper: 10 MuJoCo, 3 Atari)
     num_minibatches: int = 1          # minibatches per epoch (paper: 32 MuJoCo, 4 Atari)
-    learning_rate: float = 2.5e-3     # Adam step size (paper: 3e-4 MuJoCo, 2.5e-4 Atari)
+    learning_rate: float = 5e-3       # Adam step size (paper: 3e-4 MuJoCo, 2.5e-4 Atari)
     anneal_lr: bool = True            # linear decay to 0 over total_timesteps (detail 4)
     clip_eps: float = 0.2             # ratio clip ε (paper: 0.2)
     clip_vloss: bool = False          # clip the value update around the old values (detail 9)
@@ -54,20 +54,26 @@ class PPOConfig:
     max_grad_norm: float = 0.5        # global gradient-norm clip (detail 11)
     target_kl: float | None = None    # stop the epochs early when approx KL exceeds it (None = off)
     norm_adv: bool = True             # per-minibatch advantage normalisation (detail 7)
-    normalize_obs: bool = False       # running observation normalisation (continuous detail 4)
-    normalize_reward: bool = False    # reward scaling by the return's std (continuous detail 5)
-    hidden_sizes: tuple = (64, 64)    # actor and critic MLP widths (paper: 64, 64)
-    log_std_init: float = 0.0         # Gaussian policies: initial log σ (detail: continuous 2)
+    normalize_obs: bool = False       # running observation normalisation (continuous detail 6)
+    normalize_reward: bool = False    # reward scaling by the return's std (continuous detail 8)
+    hidden_sizes: tuple = (64, 64)    # widths of the separate actor and critic MLPs (paper: 64, 64)
+    log_std_init: float = 0.0         # Gaussian policies: initial log σ (continuous detail 2)
     stop_at_return: float | None = None  # stop when the last 20 finished episodes average >= this
     torch_threads: int | None = 1     # torch threads while training (restored after); None = leave
 
     @classmethod
     def pendulum(cls, **overrides) -> "PPOConfig":
-        """Preset for Pendulum-v1 (and similar small Box tasks): normalised observations and
-        rewards, a short horizon (γ = 0.9 as in the rl-zoo), longer rollouts, more minibatches."""
-        preset = dict(total_timesteps=100_000, num_envs=8, num_steps=256, gamma=0.9, gae_lambda=0.95,
-                      num_epochs=10, num_minibatches=32, learning_rate=1e-3, anneal_lr=True,
-                      ent_coef=0.0, normalize_obs=True, normalize_reward=True)
+        """Preset for Pendulum-v1 (and similar small Box tasks); keyword arguments override it.
+
+        Normalised observations and rewards; γ = 0.97 (the rl-zoo uses 0.9: a slightly longer
+        horizon was more reliable here); rollouts of 8 x 128 steps cut into 8 minibatches of 128;
+        20 epochs braked by a KL budget of 0.05; learning rate 3e-3 annealed over 50k steps. Tuned
+        on seeds 0-4: the mean of the last 20 training episodes passes -200 after ~23k-33k steps,
+        and a 40k budget also ends near -200.
+        """
+        preset = dict(total_timesteps=50_000, num_envs=8, num_steps=128, gamma=0.97, gae_lambda=0.9,
+                      num_epochs=20, num_minibatches=8, learning_rate=3e-3, target_kl=0.05,
+                      normalize_obs=True, normalize_reward=True)
         preset.update(overrides)
         return cls(**preset)
 
@@ -116,7 +122,8 @@ def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0
         config: a ``PPOConfig`` (default: ``PPOConfig()``, tuned for CartPole-v1).
         callback: called as ``callback(record)`` after every update with that update's history
             record; if it returns ``True`` training stops (live plots, custom stopping rules).
-        seed: seeds the network initialisation, the action sampling, the minibatch order and the
+        seed: seeds Python's, numpy's and torch's global generators (``seed_everything``: the network
+            initialisation), a private generator for action sampling and minibatch order, and the
             environments (env ``i`` is reset with ``seed + i``). Same seed, same machine: same history.
 
     ``history`` holds one dict per update: ``update``, ``global_step`` (env steps so far, counting
@@ -143,7 +150,7 @@ def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0
     try:
         agent = ActorCritic(envs.single_observation_space.shape[0],
                             action_spec_from_space(envs.single_action_space), config.hidden_sizes,
-                            config.normalize_obs, config.log_std_init)   # orthogonal init (details 2-3)
+                            config.normalize_obs, config.log_std_init)   # orthogonal init (detail 2)
         # Adam with eps 1e-5 instead of PyTorch's 1e-8 (detail 3); the fused kernel is the fastest here.
         params = list(agent.parameters())
         optimizer = torch.optim.Adam(params, lr=config.learning_rate, eps=1e-5, fused=True)
@@ -177,11 +184,8 @@ def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0
 
             # 3. Optimise the PPO objective for num_epochs passes over shuffled minibatches.
             stats = {"policy_loss": [], "value_loss": [], "entropy": [], "approx_kl": [], "clip_fraction": []}
-            epochs_run = 0
-            for epoch in range(config.num_epochs):
-                epochs_run += 1
-                order = torch.randperm(len(b_adv), generator=generator)
-                for mb in order.chunk(config.num_minibatches):
+            for epoch in range(1, config.num_epochs + 1):
+                for mb in torch.randperm(len(b_adv), generator=generator).chunk(config.num_minibatches):
                     logp_new, entropy, values = agent.evaluate_actions(b_obs[mb], b_actions[mb])
                     mb_adv = b_adv[mb]
                     if config.norm_adv and len(mb) > 1:
@@ -191,22 +195,23 @@ def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0
                         v_loss = value_loss(values, b_returns[mb], b_values[mb], config.clip_eps)
                     else:
                         v_loss = value_loss(values, b_returns[mb])
-                    entropy_mean = entropy.mean()
                     # Minimise -L^CLIP + c1 L^V - c2 H (one optimiser for actor and critic, detail 10).
-                    loss = pg_loss + config.vf_coef * v_loss - config.ent_coef * entropy_mean
+                    loss = pg_loss + config.vf_coef * v_loss
+                    if config.ent_coef > 0:                            # no entropy graph when c2 = 0
+                        loss = loss - config.ent_coef * entropy.mean()
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     nn.utils.clip_grad_norm_(params, config.max_grad_norm, foreach=True)  # detail 11
                     optimizer.step()
-                    with torch.no_grad():
-                        kl = approx_kl(logp_new, b_logp[mb])           # detail 12 (k3 estimator)
-                        stats["approx_kl"].append(kl.item())
-                        stats["clip_fraction"].append(clip_fraction(logp_new, b_logp[mb], config.clip_eps).item())
-                    stats["policy_loss"].append(pg_loss.item())
-                    stats["value_loss"].append(v_loss.item())
-                    stats["entropy"].append(entropy_mean.item())
-                # Early stopping of the epochs on a KL budget, checked after each epoch (detail 12).
-                if config.target_kl is not None and stats["approx_kl"][-1] > config.target_kl:
+                    with torch.no_grad():                              # debug variables (detail 12)
+                        stats["approx_kl"].append(approx_kl(logp_new, b_logp[mb]))     # k3 estimator
+                        stats["clip_fraction"].append(clip_fraction(logp_new, b_logp[mb], config.clip_eps))
+                    stats["policy_loss"].append(pg_loss.detach())
+                    stats["value_loss"].append(v_loss.detach())
+                    stats["entropy"].append(entropy.detach().mean())
+                # Early stopping of the epochs on a KL budget, checked after each epoch on its last
+                # minibatch (as CleanRL's --target-kl; off by default).
+                if config.target_kl is not None and stats["approx_kl"][-1].item() > config.target_kl:
                     break
 
             # 4. Diagnostics: explained variance of the value predictions (1 = perfect, <= 0 = useless).
@@ -216,9 +221,9 @@ def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0
             elapsed = time.perf_counter() - start
             record = {"update": update, "global_step": global_step, "episode_returns": finished,
                       "mean_return": float(np.mean(recent_returns)) if recent_returns else float("nan"),
-                      **{k: float(np.mean(v)) for k, v in stats.items()},
+                      **{k: torch.stack(v).double().mean().item() for k, v in stats.items()},
                       "explained_variance": explained_var, "sps": global_step / elapsed,
-                      "learning_rate": lr, "elapsed": elapsed, "epochs": epochs_run}
+                      "learning_rate": lr, "elapsed": elapsed, "epochs": epoch}
             history.append(record)
             if callback is not None and callback(record) is True:
                 break                                                  # the callback asked to stop

@@ -14,8 +14,8 @@ course handles it everywhere:
 
 **Truncation.** A time limit is not part of the MDP: the state after a truncated step still has a
 future. Following ``rlft_core.returns`` the truncated step gets
-:math:`r_t + \gamma V(s_\text{final})` and ``done = 1`` (Pardo et al. 2018, "Time Limits in
-Reinforcement Learning"; Huang et al. 2022). A *terminated* step gets :math:`r_t` and ``done = 1``.
+:math:`r_t + \gamma V(s_\text{final})` and ``done = 1`` (Pardo, Tavakoli, Levdik, Kormushev
+2018, "Time Limits in Reinforcement Learning"). A *terminated* step gets :math:`r_t` and ``done = 1``.
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ class RolloutCollector:
     def _scale_rewards(self, agent, reward, done, valid):
         r"""Divide rewards by the running std of the discounted return
         :math:`G_t = \gamma G_{t-1} + r_t` (Engstrom et al. 2020, "Implementation Matters in Deep
-        Policy Gradients"; Huang et al. 2022, continuous-control detail 5). The mean is not removed."""
+        Policy Gradients"; Huang et al. 2022, continuous-control detail 8). The mean is not removed."""
         self.discounted_return = self.discounted_return * self.gamma + reward
         if valid.any():
             agent.reward_rms.update(torch.from_numpy(self.discounted_return[valid]))
@@ -132,8 +132,10 @@ class RolloutCollector:
 
 
 def evaluate(agent: ActorCritic, env, episodes: int = 10, seed: int = 0, deterministic: bool = True) -> float:
-    """Mean undiscounted return of ``agent`` over ``episodes`` episodes (reset with seeds
-    ``seed, seed+1, ...``). ``env`` is a gymnasium id or a zero-argument factory."""
+    r"""Mean undiscounted return :math:`\frac1E\sum_e \sum_t r^{(e)}_t` of ``agent`` over ``episodes``
+    episodes (reset with seeds ``seed, seed+1, ...``); the most probable action when
+    ``deterministic``, else sampled. ``env`` is a gymnasium id or a zero-argument factory; its
+    episodes must end (ids carry their time limit; wrap a factory's env in ``TimeLimit``)."""
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
     if isinstance(env, str):
