@@ -40,11 +40,11 @@ class PPOConfig:
     preset for Pendulum-v1. Paper values (Schulman et al. 2017, MuJoCo / Atari) are in comments."""
     total_timesteps: int = 40_000     # env steps budget; the learning rate anneals to 0 over it
     num_envs: int = 8                 # parallel environments (paper: 1 MuJoCo, 8 Atari)
-    num_steps: int = 32               # steps per env per rollout (paper: 2048 MuJoCo, 128 Atari)
+    num_steps: int = 64               # steps per env per rollout (paper: 2048 MuJoCo, 128 Atari)
     gamma: float = 0.99               # discount (paper: 0.99)
     gae_lambda: float = 0.95          # GAE λ (paper: 0.95)
     num_epochs: int = 10              # passes over each rollout (paper: 10 MuJoCo, 3 Atari)
-    num_minibatches: int = 1          # minibatches per epoch (paper: 32 MuJoCo, 4 Atari)
+    num_minibatches: int = 4          # minibatches per epoch (paper: 32 MuJoCo, 4 Atari)
     learning_rate: float = 5e-3       # Adam step size (paper: 3e-4 MuJoCo, 2.5e-4 Atari)
     anneal_lr: bool = True            # linear decay to 0 over total_timesteps (detail 4)
     clip_eps: float = 0.2             # ratio clip ε (paper: 0.2)

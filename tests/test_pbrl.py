@@ -159,7 +159,7 @@ def test_ppo_update_reproduces_one_update_of_train_ppo(options):
 
 
 def test_ppo_update_with_a_loss_fn_uses_it():
-    config = PPOConfig(total_timesteps=64, num_envs=2, num_steps=32, num_epochs=1)
+    config = PPOConfig(total_timesteps=64, num_envs=2, num_steps=32, num_epochs=1, num_minibatches=1)
     envs = make_vector_env("CartPole-v1", 2)
     agent = ActorCritic(4, action_spec_from_space(envs.single_action_space))
     before = [p.detach().clone() for p in agent.parameters()]

@@ -187,7 +187,7 @@ def test_same_seed_gives_identical_history_and_other_seed_differs():
 
 def test_history_records_and_callback_can_stop_training():
     seen = []
-    config = PPOConfig(total_timesteps=8 * 32 * 10)
+    config = PPOConfig(total_timesteps=8 * 64 * 10)
     batch = config.num_envs * config.num_steps
     _, history = train_ppo("CartPole-v1", config, callback=lambda r: seen.append(r) or len(seen) == 3)
     assert len(history) == 3 and seen == history
@@ -246,13 +246,13 @@ def test_pendulum_preset_is_a_valid_config_with_normalisation():
 
 def test_train_and_evaluate_reject_bad_arguments():
     with pytest.raises(ValueError, match="env"):
-        train_ppo("NoSuchEnv-v0", PPOConfig(total_timesteps=256))
+        train_ppo("NoSuchEnv-v0", PPOConfig(total_timesteps=512))
     with pytest.raises(ValueError, match="env"):
-        train_ppo(42, PPOConfig(total_timesteps=256))
+        train_ppo(42, PPOConfig(total_timesteps=512))
     with pytest.raises(ValueError, match="config"):
         train_ppo("CartPole-v1", {"learning_rate": 1e-3})
     with pytest.raises(ValueError, match="callback"):
-        train_ppo("CartPole-v1", PPOConfig(total_timesteps=256), callback="print")
+        train_ppo("CartPole-v1", PPOConfig(total_timesteps=512), callback="print")
     agent = ActorCritic(4, {"kind": "discrete", "n": 2, "start": 0})
     with pytest.raises(ValueError, match="episodes"):
         evaluate(agent, "CartPole-v1", episodes=0)
@@ -262,5 +262,5 @@ def test_train_and_evaluate_reject_bad_arguments():
 
 def test_train_ppo_restores_torch_thread_setting():
     before = torch.get_num_threads()
-    train_ppo("CartPole-v1", PPOConfig(total_timesteps=256, torch_threads=1))
+    train_ppo("CartPole-v1", PPOConfig(total_timesteps=512, torch_threads=1))
     assert torch.get_num_threads() == before
