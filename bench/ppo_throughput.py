@@ -9,13 +9,13 @@ thread and the default ``PPOConfig`` (or ``--epochs``):
 2. rollout: env steps/s of ``RolloutCollector.collect`` alone (env + network forward + sampling);
 3. training: env steps/s of ``train_ppo`` over its whole budget (no early stop);
 4. the arithmetic floor of the updates: the multiply-adds of forward and backward passes (about
-   3x the forward) over ``num_epochs`` passes, at the best matmul rate this core reaches on the
-   same shapes; that is what the updates would cost with zero framework overhead.
+   3x the forward) over ``num_epochs`` passes, at the best matmul rate this core reaches on a
+   minibatch-sized hidden layer; that is what the updates would cost with zero framework overhead.
 
 Prints figures; asserts nothing.
 
     .venv/bin/python bench/ppo_throughput.py
-    .venv/bin/python bench/ppo_throughput.py --epochs 10
+    .venv/bin/python bench/ppo_throughput.py --epochs 1     # one pass per rollout instead of ten
 """
 from __future__ import annotations
 
@@ -85,9 +85,9 @@ def main():
     rollout = rollout_rate(env_id, config)
     _, history = train_ppo(env_id, dataclasses.replace(config, stop_at_return=None), seed=0)
     training = history[-1]["sps"]
-    batch = config.num_envs * config.num_steps
-    gflops = matmul_gflops(batch, config.hidden_sizes[0], config.hidden_sizes[-1])
-    flops = update_flops_per_env_step(4, 2, config.hidden_sizes, config.num_epochs)
+    minibatch = config.num_envs * config.num_steps // config.num_minibatches
+    gflops = matmul_gflops(minibatch, config.hidden_sizes[0], config.hidden_sizes[-1])
+    flops = update_flops_per_env_step(4, 2, config.hidden_sizes, config.num_epochs)   # CartPole: 4 obs, 2 actions
 
     us = 1e6
     per_raw, per_rollout, per_train = us / raw, us / rollout, us / training
@@ -97,7 +97,7 @@ def main():
     print(f"training (train_ppo, {history[-1]['global_step']:,} steps): {training:>8,.0f} steps/s  = {per_train:6.1f} µs per env step")
     print(f"  of which updates (training - rollout):            {per_train - per_rollout:6.1f} µs per env step")
     print(f"training / raw: {training / raw:.1%} (target >= 40 %: at most {2.5 * per_raw:.1f} µs per env step)")
-    print(f"\nbest matmul rate on ({batch}x{config.hidden_sizes[0]}) @ ({config.hidden_sizes[0]}x{config.hidden_sizes[-1]}), "
+    print(f"\nbest matmul rate on ({minibatch}x{config.hidden_sizes[0]}) @ ({config.hidden_sizes[0]}x{config.hidden_sizes[-1]}), "
           f"one thread: {gflops:.1f} GFLOP/s")
     print(f"update arithmetic: {flops / 1e3:.0f} kFLOP per env step ({config.num_epochs} epochs) "
           f"-> floor {floor:.1f} µs per env step with zero overhead")
