@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from ._validate import check_int, open_env
+from ._validate import check_callable, check_int, open_env
 from .preferences import BradleyTerryLabeler, PairDataset, _pad
 
 
@@ -87,8 +87,7 @@ def record_clips(env, policy=None, n_clips: int = 100, clip_len: int = 25, seed:
     """
     for name, value in (("n_clips", n_clips), ("clip_len", clip_len)):
         check_int(name, value)
-    if policy is not None and not callable(policy):
-        raise ValueError(f"policy must be callable (obs -> action) or None, got {type(policy).__name__}")
+    check_callable("policy", policy, allow_none=True, signature="(obs -> action)")
     env, owned = open_env(env)
     env.action_space.seed(seed)
     clips: list[Clip] = []
@@ -136,8 +135,7 @@ def label_clips(clips, criterion, n_pairs: int | None = None, seed: int = 0, ret
     clips = list(clips)
     if len(clips) < 2:
         raise ValueError(f"clips must hold at least 2 clips to make a pair, got {len(clips)}")
-    if not callable(criterion):
-        raise ValueError(f"criterion must be callable (clip -> float), got {type(criterion).__name__}")
+    check_callable("criterion", criterion, signature="(clip -> float)")
     if n_pairs is None:
         n_pairs = len(clips) // 2
     check_int("n_pairs", n_pairs)

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ._validate import check_int, check_finite, check_positive, check_range, check_same_shape, check_tensor
+from ._validate import (check_callable, check_finite, check_int, check_positive, check_range,
+                        check_same_shape, check_tensor)
 from .preferences import PairDataset
 from .reward_model import join_prompt
 from .utils import seed_everything
@@ -189,8 +190,7 @@ def train_dpo(policy, reference, data: PairDataset, config: DPOConfig | None = N
         raise ValueError(f"data must be a PairDataset, got {type(data).__name__}")
     if data.chosen.dtype != torch.long:
         raise ValueError(f"data must hold token ids (long tensors), got {data.chosen.dtype}")
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable or None, got {type(callback).__name__}")
+    check_callable("callback", callback, allow_none=True)
     if data.tie is not None:
         data = data[torch.nonzero(~data.tie).squeeze(1)]
     if len(data) == 0:

@@ -32,7 +32,7 @@ import math
 import gymnasium as gym
 import numpy as np
 
-from ._validate import check_int, check_positive, check_range
+from ._validate import check_callable, check_int, check_positive, check_range
 
 ENV_ID = "rlft/CarFollowing-v0"
 GAP_SCALE, SPEED_SCALE, REL_SCALE, TIME_GAP_SCALE = 40.0, 20.0, 5.0, 2.0   # observation units
@@ -242,8 +242,7 @@ def evaluate_driving(policy, episodes: int = 10, seed: int = 1000, **env_kwargs)
     with a time gap under 1 s), ``rms_jerk`` (m/s³), ``harsh_brakes`` (steps braking harder than
     3 m/s², per episode), and ``trace``: the first episode's ``time_gap`` and ``accel`` arrays.
     """
-    if not callable(policy):
-        raise ValueError(f"policy must be callable (obs -> action), got {type(policy).__name__}")
+    check_callable("policy", policy, signature="(obs -> action)")
     check_int("episodes", episodes)
     env = CarFollowingEnv(**env_kwargs)
     collisions, true_ret, hand_ret, gaps, jerks, harsh, trace = 0, [], [], [], [], 0, None

@@ -28,7 +28,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._validate import check_int, open_env, check_finite, check_positive, check_range, check_same_shape, check_tensor
+from ._validate import (check_callable, check_finite, check_int, check_positive, check_range,
+                        check_same_shape, check_tensor, open_env)
 from .returns import discounted_returns
 from .utils import seed_everything
 
@@ -225,10 +226,8 @@ def train_reinforce(env=None, config=None, baseline=True, callback=None, seed=0,
     """
     config = REINFORCEConfig() if config is None else config
     _check_config(config)
-    if loss_fn is not None and not callable(loss_fn):
-        raise ValueError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable, got {type(callback).__name__}")
+    check_callable("loss_fn", loss_fn, allow_none=True)
+    check_callable("callback", callback, allow_none=True)
     loss_fn = loss_fn or reinforce_loss
     generator = seed_everything(seed)
     env, owns_env = _discrete_env(config.env_id if env is None else env)

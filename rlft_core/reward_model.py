@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._validate import check_int, check_finite, check_range, check_same_shape, check_tensor
+from ._validate import check_callable, check_finite, check_int, check_range, check_same_shape, check_tensor
 from .preferences import PairDataset, pad_to_length
 
 
@@ -245,8 +245,7 @@ def train_reward_model(model, train: PairDataset, test: PairDataset | None = Non
     check_range("weight_decay", weight_decay, 0.0, math.inf, high_open=True)
     if margin is not None:
         check_range("margin", margin, 0.0, math.inf, high_open=True)
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable or None, got {type(callback).__name__}")
+    check_callable("callback", callback, allow_none=True)
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("model has no trainable parameters")
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validate import check_callable, check_finite, check_instance, check_int, check_range, check_same_shape, check_tensor
+from ._validate import (check_callable, check_finite, check_instance, check_int, check_range,
+                        check_same_shape, check_tensor)
 from .ppo_losses import approx_kl, clip_fraction, clipped_surrogate_loss, normalize_advantages, value_loss
 from .returns import gae
 from .tiny_lm import TokenRewardModel, token_logprobs

@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from ._validate import check_int, env_factory, open_env
+from ._validate import check_instance, check_int, env_factory, open_env
 from .policies import ActorCritic
 from .returns import gae
 
@@ -143,6 +143,7 @@ class RolloutCollector:
 def _play(agent: ActorCritic, env, episodes: int, seed: int, deterministic: bool):
     """Play ``episodes`` episodes (reset with seeds ``seed, seed+1, ...``); return the undiscounted
     returns and whether each episode terminated (True) or was truncated by its time limit (False)."""
+    check_instance("agent", agent, ActorCritic)
     check_int("episodes", episodes)
     env, owned = open_env(env)
     generator = torch.Generator().manual_seed(seed)

@@ -213,12 +213,16 @@ def test_stage_functions_reject_bad_arguments():
 
 
 # ------------------------------------------------------------------ PPO mechanics
-def test_train_ppo_lm_logs_metrics_is_seeded_and_leaves_the_reference_alone():
+def _tiny_rlhf_setup():
+    """A one-layer reference LM and an untrained reward model on the review language."""
     language = ReviewLanguage()
     cfg = GPTConfig(len(language.tokenizer), language.block_size, n_layer=1, n_head=2, d_model=16)
     torch.manual_seed(0)
-    reference = new_lm(language, d_model=16, n_layer=1, n_head=2, seed=0)
-    reward_model = TokenRewardModel(cfg)
+    return language, new_lm(language, d_model=16, n_layer=1, n_head=2, seed=0), TokenRewardModel(cfg)
+
+
+def test_train_ppo_lm_logs_metrics_is_seeded_and_leaves_the_reference_alone():
+    language, reference, reward_model = _tiny_rlhf_setup()
     reference_state = copy.deepcopy(reference.state_dict())
     config = PPOLMConfig(iterations=2, batch_size=8, minibatch_size=4, num_epochs=1)
     runs = []
@@ -239,11 +243,7 @@ def test_train_ppo_lm_logs_metrics_is_seeded_and_leaves_the_reference_alone():
 
 
 def test_train_ppo_lm_shapes_rewards_with_the_reward_fn_it_is_given():
-    language = ReviewLanguage()
-    cfg = GPTConfig(len(language.tokenizer), language.block_size, n_layer=1, n_head=2, d_model=16)
-    torch.manual_seed(0)
-    reference = new_lm(language, d_model=16, n_layer=1, n_head=2, seed=0)
-    reward_model = TokenRewardModel(cfg)
+    language, reference, reward_model = _tiny_rlhf_setup()
     config = PPOLMConfig(iterations=2, batch_size=8, minibatch_size=4, num_epochs=1)
     calls = []
 
