@@ -10,7 +10,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from rlft_core.widgets import (LivePlot, PreferenceLabeller, cartpole_trajectory, clipping_explorer,  # noqa: E402
-                               gae_explorer, kl_explorer, kl_regularised_optimum, preference_loss_explorer)
+                               gae_explorer, kl_explorer, preference_loss_explorer)
+from rlft_core.dpo import kl_regularised_optimum  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

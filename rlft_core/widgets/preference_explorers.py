@@ -7,7 +7,8 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from .._validate import as_array, check_finite, check_positive, check_range
+from .._validate import check_range
+from ..dpo import dpo_loss, kl_regularised_optimum
 from ._figure import FigureWidget, new_figure
 
 H_MAX = 25.0   # the log-ratio difference axis spans [-H_MAX, H_MAX], fixed so β's effect is visible
@@ -31,8 +32,6 @@ class PreferenceLossExplorer(FigureWidget):
     @staticmethod
     def curves(h, beta):
         """``(dpo_loss, grad_weight, ipo_loss)`` over the grid ``h``, from the package's ``dpo_loss``."""
-        from ..dpo import dpo_loss   # the reference loss, imported when first drawn
-
         # h = [log π(y_w)/π_ref(y_w)] - [log π(y_l)/π_ref(y_l)]: put it all in the chosen log-prob.
         logp_chosen = torch.tensor(h, dtype=torch.float64, requires_grad=True)
         zeros = torch.zeros_like(logp_chosen)
@@ -113,38 +112,6 @@ def preference_loss_explorer(beta: float = 0.1, margin: float = 2.0):
     return PreferenceLossExplorer(beta, margin)
 
 
-def kl_regularised_optimum(ref_probs, rewards, beta: float):
-    r"""The policy that maximises :math:`\mathbb E_\pi[r] - \beta\,\mathrm{KL}(\pi\,\|\,\pi_{ref})`.
-
-    .. math:: \pi^*(y) = \frac{1}{Z}\,\pi_{ref}(y)\,\exp(r(y)/\beta), \qquad
-              Z = \sum_y \pi_{ref}(y)\exp(r(y)/\beta)
-
-    computed as a softmax of :math:`\log\pi_{ref} + r/\beta` (stable for tiny β). β → ∞ gives
-    :math:`\pi_{ref}`; β → 0 puts all mass on the best response the reference can produce.
-    Rafailov et al. 2023, "Direct Preference Optimization", eq. (4); Peters & Schaal 2007;
-    Korbak, Perez, Buckley 2022, "RL with KL penalties is better viewed as Bayesian inference".
-
-    Args:
-        ref_probs: ``(K,)`` reference probabilities (non-negative, summing to 1).
-        rewards: ``(K,)`` rewards.
-        beta: KL coefficient > 0.
-    Returns: ``(K,)`` numpy array.
-    """
-    ref_probs = np.asarray(as_array("ref_probs", ref_probs), dtype=np.float64)
-    rewards = np.asarray(as_array("rewards", rewards), dtype=np.float64)
-    check_finite(ref_probs=ref_probs, rewards=rewards)
-    if ref_probs.ndim != 1 or rewards.shape != ref_probs.shape:
-        raise ValueError(f"ref_probs and rewards must be 1-D of one length, got {ref_probs.shape} and {rewards.shape}")
-    if (ref_probs < 0).any() or abs(ref_probs.sum() - 1.0) > 1e-6:
-        raise ValueError("ref_probs must be non-negative and sum to 1")
-    check_positive(beta=beta)
-    with np.errstate(divide="ignore"):
-        logits = np.log(ref_probs) + rewards / beta
-    logits -= logits.max()
-    weights = np.exp(logits)
-    return weights / weights.sum()
-
-
 def _kl(p, q) -> float:
     mask = p > 0
     return float(np.sum(p[mask] * (np.log(p[mask]) - np.log(q[mask]))))
@@ -202,7 +169,7 @@ class KLExplorer(FigureWidget):
 def kl_explorer(ref_probs=None, rewards=None, labels=None, beta: float = 1.0):
     r"""β slider over the KL-regularised optimum :math:`\pi^* \propto \pi_{ref}\exp(r/\beta)`.
 
-    Shows :math:`\pi_{ref}` and :math:`\pi^*` (:func:`kl_regularised_optimum`) as bars over a few
+    Shows :math:`\pi_{ref}` and :math:`\pi^*` (:func:`rlft_core.dpo.kl_regularised_optimum`) as bars over a few
     discrete responses, and :math:`\mathbb E_{\pi^*}[r]` and :math:`\mathrm{KL}(\pi^*\|\pi_{ref})`
     against β. Rafailov et al. 2023, "Direct Preference Optimization", eq. (4).
 

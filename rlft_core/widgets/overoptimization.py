@@ -14,7 +14,7 @@ import html
 import ipywidgets as widgets
 import numpy as np
 
-from .widgets._figure import FigureWidget, new_figure
+from ._figure import FigureWidget, new_figure
 
 _REQUIRED = ("label", "kl", "proxy", "true")
 
