@@ -15,12 +15,14 @@ changes afterwards (:class:`FigureWidget`):
 * what a slider cannot change (axes, ticks, legends, fixed curves) is rendered once and kept as a
   background bitmap; a redraw restores it and draws only the ``dynamic`` artists over it
   (blitting). The background is re-rendered only when an axis' limits change;
-* a drag in the browser sends a burst of values: they are coalesced, only the latest is drawn.
+* a drag in the browser sends a burst of values: they are coalesced, only the latest is drawn;
+* torch runs on one thread while an explorer computes (:func:`one_torch_thread`).
 """
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import html
 import io
 import math
@@ -28,6 +30,7 @@ import math
 import ipywidgets as widgets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+import torch
 from PIL import Image
 
 
@@ -53,6 +56,18 @@ def canvas_png(canvas: FigureCanvasAgg) -> bytes:
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="png", compress_level=1)
     return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """Run torch on one thread: an explorer's tensors are tiny, and on a busy machine waking a
+    second OpenMP thread for them can take tens of milliseconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def in_kernel() -> bool:
@@ -121,8 +136,9 @@ class FigureWidget:
         self._caption = widgets.HTML(caption)
         boxes = [widgets.HBox(list(controls.values())[i:i + 3]) for i in range(0, len(controls), 3)]
         self.widget = widgets.VBox([*boxes, self._image, self._caption])
-        self._build()
-        self._draw()
+        with one_torch_thread():
+            self._build()
+            self._draw()
         self.canvas.draw()                          # the layout engine runs once, with every artist
         figure.set_layout_engine("none")            # ... and the positions it found stay
         for artist in self.dynamic:
@@ -165,7 +181,8 @@ class FigureWidget:
 
     def redraw(self) -> None:
         """Recompute, update the artists, render and push the new PNG to the widget."""
-        self._draw()
+        with one_torch_thread():
+            self._draw()
         self._show()
 
     def _show(self) -> None:

@@ -80,7 +80,7 @@ class PreferenceLossExplorer(FigureWidget):
         ax_bt.set(xlabel="reward gap r(y_w) − r(y_l)", title="Bradley–Terry P(y_w ≻ y_l) = σ(Δr)",
                   xlim=(-8, 8), ylim=(0, 1))
         ax_bt.legend(fontsize=7, loc="upper left")
-        self._title = self.figure.suptitle("β = 0.000, h = +0.0", fontsize=10)
+        self._title = self.figure.suptitle("β = 0.000, h = +00.0", fontsize=10)
         self.dynamic = [*self._lines, *self._saturated, self._ipo_target, *self._margins, self._bt_point,
                         self._title]
 
@@ -106,9 +106,10 @@ class PreferenceLossExplorer(FigureWidget):
         for line in self._margins:
             line.set_xdata([margin, margin])
         self._bt_point.set_data([beta * margin], [at_margin["p_bradley_terry"]])
-        self._title.set_text(f"β = {beta:.3g}, h = {margin:+.1f}:  DPO loss {at_margin['dpo_loss']:.3f}, "
-                             f"gradient weight {at_margin['grad_weight']:.3f}, implicit gap βh = {beta * margin:.3g}")
+        self._title.set_text(f"β = {beta:.3g}, h = {margin:+.1f}")     # short: each glyph costs a draw
         self.set_caption(
+            f"At h = {margin:+.1f}: DPO loss {at_margin['dpo_loss']:.3f}, gradient weight "
+            f"{at_margin['grad_weight']:.3f}, implicit reward gap βh = {beta * margin:.3g}. "
             f"β = {beta:.3g}: the DPO gradient weight falls below 0.1 once h &gt; ln 9 / β = "
             f"{h_saturation:.3g}. <b>Larger β saturates at smaller log-ratio differences, so the policy "
             "moves less from the reference</b>; smaller β lets it move further. "
