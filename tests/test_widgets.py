@@ -513,3 +513,13 @@ def test_nice_limits_cover_the_data_and_keep_the_current_limits_while_they_fit()
     assert nice_limits(0.1, 0.9, current=(0.0, 1.0)) == (0.0, 1.0)
     assert nice_limits(0.1, 0.2, current=(0.0, 1.0)) != (0.0, 1.0)      # the data shrank: zoom in
     assert nice_limits(0.1, 1.2, current=(0.0, 1.0)) != (0.0, 1.0)      # the data left: zoom out
+
+
+def test_canvas_png_decodes_to_the_canvas_pixels():
+    from rlft_core.widgets._figure import canvas_png
+    explorer = kl_explorer()
+    explorer.controls["beta"].value = 0.4
+    rgba = np.asarray(explorer.canvas.buffer_rgba())
+    png = canvas_png(explorer.canvas)
+    assert png.startswith(PNG_SIGNATURE) and bytes(explorer._image.value) == png
+    np.testing.assert_array_equal(_pixels(png), rgba[:, :, :3])      # Pillow reads back the same pixels

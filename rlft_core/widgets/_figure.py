@@ -24,14 +24,15 @@ import asyncio
 import base64
 import contextlib
 import html
-import io
 import math
+import struct
+import zlib
 
 import ipywidgets as widgets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+import numpy as np
 import torch
-from PIL import Image
 
 
 def new_figure(nrows: int, ncols: int, figsize, layout="constrained", dpi: int = 80):
@@ -43,19 +44,32 @@ def new_figure(nrows: int, ncols: int, figsize, layout="constrained", dpi: int =
 
 
 def figure_png(figure: Figure, dpi: int = 80) -> bytes:
-    """Render ``figure`` to PNG bytes (a full draw)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
-    return buffer.getvalue()
+    """Render ``figure`` (a full draw, at ``dpi``) to PNG bytes."""
+    if figure.dpi != dpi:
+        figure.set_dpi(dpi)
+    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
+    canvas.draw()
+    return canvas_png(canvas)
+
+
+def _png_chunk(tag: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", zlib.crc32(tag + payload))
 
 
 def canvas_png(canvas: FigureCanvasAgg) -> bytes:
-    """The pixels already drawn on an Agg ``canvas``, as PNG bytes (fast zlib level, no alpha)."""
-    rgba = canvas.buffer_rgba()
-    image = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1)
-    buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="png", compress_level=1)
-    return buffer.getvalue()
+    """The pixels already drawn on an Agg ``canvas``, as an RGB PNG.
+
+    Written directly (PNG spec: IHDR, one zlib IDAT of rows each led by filter byte 0, IEND)
+    with zlib's fastest level: a plot is mostly flat colour, which needs no row filter to
+    compress, and skipping the filters makes encoding several times faster than Pillow's.
+    """
+    rgba = np.asarray(canvas.buffer_rgba())                      # (H, W, 4) uint8
+    height, width = rgba.shape[:2]
+    rows = np.zeros((height, 1 + 3 * width), dtype=np.uint8)     # filter byte 0, then R G B ...
+    rows[:, 1:] = rgba[:, :, :3].reshape(height, 3 * width)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)   # 8-bit RGB, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + _png_chunk(b"IEND", b""))
 
 
 @contextlib.contextmanager

@@ -71,18 +71,20 @@ class ClippingExplorer(FigureWidget):
         (self._clipped,) = ax.plot([], [], color="C0", lw=2.5, label="clipped  min(r·Â, clip(r)·Â)")
         self._flat = ax.axvspan(0, 1, color="C3", alpha=0.15, label="flat: zero gradient")
         self._edges = [ax.axvline(1, color="0.3", lw=0.8, ls=":") for _ in range(2)]
+        # Titles stay fixed and the numbers go to the caption: each glyph drawn costs a redraw time.
         ax.set(xlabel="ratio r = π_new / π_old", ylabel="objective (maximised)", xlim=(0, self.ratio[-1]),
-               title="ε = 0.00, Â = +0.0")
+               title="one sample's objective (dotted: 1 ± ε)")
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
-        self.dynamic = [self._unclipped, self._clipped, self._flat, *self._edges, ax.title]
+        self.dynamic = [self._unclipped, self._clipped, self._flat, *self._edges]
         if self.ratios is not None:
             ax = self.axes[1]
             counts, edges = np.histogram(self.ratios, bins=40, range=(0, self.r_max))
             self.hist_counts, self.hist_edges = counts, edges
             ax.stairs(counts, edges, fill=True, alpha=0.6)
             self._clipped_spans = [ax.axvspan(0, 1, color="0.5", alpha=0.15) for _ in range(2)]
-            ax.set(xlabel="ratio r", ylabel="count", xlim=(0, edges[-1]), title="batch\nclip fraction")
-            self.dynamic += [*self._clipped_spans, ax.title]
+            ax.set(xlabel="ratio r", ylabel="count", xlim=(0, edges[-1]),
+                   title=f"the batch's {self.ratios.size} ratios (grey: clipped)")
+            self.dynamic += self._clipped_spans
 
     def curves(self, eps, adv):
         """``(objective, slope)`` over ``self.ratio``, from the package's ``clipped_surrogate_loss``.
@@ -118,13 +120,13 @@ class ClippingExplorer(FigureWidget):
         reach = max(abs(adv), 0.5) * ratio[-1]                  # the unclipped line's range
         ax.set_ylim(nice_limits(min(0.0, adv * ratio[-1], -0.05 * reach), max(0.0, adv * ratio[-1], 0.05 * reach),
                                 ax.get_ylim()))
-        ax.title.set_text(f"ε = {eps:.2f}, Â = {adv:+.1f}")
-        if self.ratios is not None:
-            self._draw_batch(eps)
         where = ("none: Â = 0 gives no gradient at all" if adv == 0 else
                  f"r > {1 + eps:.2f} (Â > 0: the update already made this action more likely enough)"
                  if adv > 0 else f"r < {1 - eps:.2f} (Â < 0: already made less likely enough)")
-        self.set_caption(f"Flat region, where this sample's gradient is zero: {where}.")
+        caption = f"ε = {eps:.2f}, Â = {adv:+.1f}. Flat region, where this sample's gradient is zero: {where}."
+        if self.ratios is not None:
+            caption += self._draw_batch(eps)
+        self.set_caption(caption)
 
     def _draw_batch(self, eps):
         ratios = self.ratios
@@ -135,12 +137,12 @@ class ClippingExplorer(FigureWidget):
         below.set_width(1 - eps)
         above.set_x(1 + eps)
         above.set_width(self.hist_edges[-1] - (1 + eps))
-        title = f"batch of {ratios.size}: clip fraction {frac:.3f}"
+        text = f"<br>Batch of {ratios.size}: clip fraction <b>{frac:.3f}</b>"
         if self.batch_adv is not None:
             zero_grad = ((self.batch_adv > 0) & (ratios > 1 + eps)) | ((self.batch_adv < 0) & (ratios < 1 - eps))
             self.data["zero_gradient_fraction"] = float(zero_grad.mean())
-            title += f"\nzero-gradient fraction {zero_grad.mean():.3f}"
-        self.axes[1].title.set_text(title)
+            text += f", zero-gradient fraction <b>{zero_grad.mean():.3f}</b>"
+        return text + "."
 
 
 def clipping_explorer(ratios=None, advantages=None, clip_eps: float = 0.2, adv: float = 1.0):
@@ -210,7 +212,7 @@ class GAEExplorer(FigureWidget):
         top.stairs(traj["rewards"], np.append(steps, len(steps)) - 0.4, fill=True, color="0.75", label="reward r_t")
         top.plot(steps, traj["values"], color="C0", label="value V(s_t)")
         (self._returns,) = top.plot(steps, steps * 0.0, color="C2", lw=1, label="λ-return (value target)")
-        top.set(ylabel="reward / value", title="γ = 0.00, λ = 0.00")
+        top.set(ylabel="reward / value", title="one trajectory: rewards, values and value targets")
         top.legend(fontsize=7, ncol=5, loc="lower left")
         bottom.axhline(0, color="0.6", lw=0.8)
         (self._td,) = bottom.plot(steps, steps * 0.0, "o", ms=3, color="C4", label="TD error δ_t")
@@ -219,7 +221,7 @@ class GAEExplorer(FigureWidget):
                                          label="Â_t with the truncation toggle flipped")
         bottom.set(xlabel="step t", ylabel="advantage")
         bottom.legend(fontsize=7, ncol=3, loc="lower left")
-        self.dynamic = [self._returns, self._td, self._adv, self._adv_other, top.title]
+        self.dynamic = [self._returns, self._td, self._adv, self._adv_other]
 
     def _draw(self):
         gamma, lam, bootstrap = float(self.value("gamma")), float(self.value("lam")), bool(self.value("bootstrap"))
@@ -242,14 +244,14 @@ class GAEExplorer(FigureWidget):
         # room under the curves for the legend, which sits at the lower left
         low, high = shown.min(), shown.max()
         bottom.set_ylim(nice_limits(low - 0.35 * (high - low), high, bottom.get_ylim()))
-        top.title.set_text(f"γ = {gamma:.2f}, λ = {lam:.2f}, "
-                           f"{'with' if bootstrap else 'without'} bootstrapping at truncation")
         trunc = np.flatnonzero(traj["truncated"])
+        caption = (f"γ = {gamma:.2f}, λ = {lam:.2f}, {'with' if bootstrap else 'without'} bootstrapping "
+                   "at truncation. ")
         if trunc.size:
             t = trunc[-1]
-            self.set_caption(f"At the truncated step t = {t}, bootstrapping adds γ·V(final) = "
-                             f"{gamma * traj['final_values'][t]:.2f} to Â; the change decays by γλ per "
-                             "step back. λ = 0: Â = δ (TD(0)); λ = 1: Â = discounted return − V.")
+            caption += (f"At the truncated step t = {t}, bootstrapping adds γ·V(final) = "
+                        f"{gamma * traj['final_values'][t]:.2f} to Â; the change decays by γλ per step back. ")
+        self.set_caption(caption + "λ = 0: Â = δ (TD(0)); λ = 1: Â = discounted return − V.")
 
 
 def gae_explorer(trajectory=None, gamma: float = 0.99, lam: float = 0.95):

@@ -80,9 +80,7 @@ class PreferenceLossExplorer(FigureWidget):
         ax_bt.set(xlabel="reward gap r(y_w) − r(y_l)", title="Bradley–Terry P(y_w ≻ y_l) = σ(Δr)",
                   xlim=(-8, 8), ylim=(0, 1))
         ax_bt.legend(fontsize=7, loc="upper left")
-        self._title = self.figure.suptitle("β = 0.000, h = +00.0", fontsize=10)
-        self.dynamic = [*self._lines, *self._saturated, self._ipo_target, *self._margins, self._bt_point,
-                        self._title]
+        self.dynamic = [*self._lines, *self._saturated, self._ipo_target, *self._margins, self._bt_point]
 
     def _draw(self):
         beta, margin = float(self.value("beta")), float(self.value("margin"))
@@ -106,8 +104,7 @@ class PreferenceLossExplorer(FigureWidget):
         for line in self._margins:
             line.set_xdata([margin, margin])
         self._bt_point.set_data([beta * margin], [at_margin["p_bradley_terry"]])
-        self._title.set_text(f"β = {beta:.3g}, h = {margin:+.1f}")     # short: each glyph costs a draw
-        self.set_caption(
+        self.set_caption(                                # numbers here, not in the figure: cheaper
             f"At h = {margin:+.1f}: DPO loss {at_margin['dpo_loss']:.3f}, gradient weight "
             f"{at_margin['grad_weight']:.3f}, implicit reward gap βh = {beta * margin:.3g}. "
             f"β = {beta:.3g}: the DPO gradient weight falls below 0.1 once h &gt; ln 9 / β = "
@@ -173,7 +170,7 @@ class KLExplorer(FigureWidget):
         ax_bars.bar(x - 0.2, self.ref_probs, 0.4, color="0.6", label="π_ref")
         self._bars = list(ax_bars.bar(x + 0.2, self.ref_probs, 0.4, color="C0", label="π* ∝ π_ref·exp(r/β)"))
         ax_bars.set_xticks(x, [f"{n}\nr={r:+.1f}" for n, r in zip(self.labels, self.rewards)], fontsize=8)
-        ax_bars.set(ylim=(0, 1), ylabel="probability", title="β = 0.000")
+        ax_bars.set(ylim=(0, 1), ylabel="probability", title="the reference and the optimum")
         ax_bars.legend(fontsize=8)
         ax_curve.semilogx(self.beta_grid, self.curve_reward, color="C2", label="E_π*[r]")
         ax_curve.semilogx(self.beta_grid, self.curve_kl, color="C3", label="KL(π* ‖ π_ref)")
@@ -181,7 +178,7 @@ class KLExplorer(FigureWidget):
         (self._points,) = ax_curve.plot([1.0, 1.0], [0.0, 0.0], "o", color="0.2")
         ax_curve.set(xlabel="β (KL coefficient)", title="small β: more reward, further from π_ref")
         ax_curve.legend(fontsize=8)
-        self.dynamic = [*self._bars, self._beta_line, self._points, ax_bars.title]
+        self.dynamic = [*self._bars, self._beta_line, self._points]
 
     def _draw(self):
         beta = float(self.value("beta"))
@@ -195,7 +192,6 @@ class KLExplorer(FigureWidget):
             bar.set_height(p)
         self._beta_line.set_xdata([beta, beta])
         self._points.set_data([beta, beta], [expected_reward, kl])
-        self.axes[0].title.set_text(f"β = {beta:.3g}")
         self.set_caption(f"β = {beta:.3g}: E[r] = {expected_reward:.3f}, KL(π*‖π_ref) = {kl:.3f} nats. "
                          "β → ∞ keeps π_ref; β → 0 puts all mass on the highest reward.")
 
