@@ -6,10 +6,10 @@
 
 Every record (a dict) is kept in ``live.records``; the figure shows chosen keys, one panel per
 group. Redraws are throttled by wall time: at most one every ``min_interval`` seconds, and only
-while the drawing so far plus one more draw (kept for the final one) fits in ``max_overhead``
-(10 %) of the time since the first record, so a fast loop is not slowed down. A run shorter than
-about twenty draws (a draw is ~0.1-0.3 s for six panels on the course machine) still pays the
-first and the final draw. In a notebook the figure is one image output updated in place (a display handle),
+while the drawing so far plus two draws (this one and the final one) fits in ``max_overhead``
+(10 %) of the time since the first record, so a fast loop is not slowed down: the first figure
+appears once the run has lasted ~20 draws (a few seconds), and a shorter run shows only the final
+one. In a notebook the figure is one image output updated in place (a display handle),
 so a headless run (nbval, nbconvert) and its exported HTML keep the last drawn state; in a plain
 Python process nothing is displayed and ``live.figure`` holds the final figure
 (``live.figure.savefig("curves.png")``). With ``total=`` a ``tqdm.auto`` progress bar follows
@@ -84,7 +84,10 @@ class LivePlot:
         self._clock = time.perf_counter
         self._next_draw = -math.inf
         self._first_record_time = None                 # of this run (reset by close())
-        self._run_draw_seconds = self._last_draw_seconds = 0.0
+        self._run_draw_seconds = 0.0
+        # what one draw costs: before the first, a guess (rendering six panels takes ~0.1-0.5 s);
+        # without display nothing is rendered and a draw is nearly free
+        self._last_draw_seconds = 0.05 * len(self.panels) if self.display else 0.0
         self._handle = None
         self._hooked = False
         self._open = False
