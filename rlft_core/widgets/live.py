@@ -107,10 +107,14 @@ class LivePlot:
             ax = self.axes[panel]
             for key in keys:
                 (self._lines[panel, key],) = ax.plot([], [], label=key)
-            ax.set_title(panel)
-            ax.locator_params(nbins=4)                  # text is most of a draw's cost: few ticks
+            # Text is most of a draw's cost: few ticks, and the title and x label placed once, so
+            # that matplotlib does not measure every tick label to place them at each draw.
+            ax.set_title(panel, y=1.0)
+            ax.locator_params(nbins=4)
+            ax.yaxis.set_label_coords(-0.15, 0.5)
             if i + ncols >= len(self.panels):           # the x label under the bottom panels only
                 ax.set_xlabel(" / ".join(self.x_keys))
+                ax.xaxis.set_label_coords(0.5, -0.2)
 
     # -- presets for the course's training loops -------------------------------------------------
     @classmethod
