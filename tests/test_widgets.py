@@ -276,6 +276,22 @@ def test_live_plot_bounds_drawing_overhead():
     assert 2.0 * (live.n_draws - 1) / now[0] <= 0.1           # drawing time stays within 10 %
 
 
+@pytest.mark.parametrize("run_seconds", [1.0, 5.0, 12.0, 30.0, 120.0])
+def test_live_plot_total_drawing_with_the_final_draw_stays_within_ten_percent(run_seconds):
+    now = [0.0]
+    live = LivePlot.for_ppo(min_interval=0.0, display=True)
+    live._clock = lambda: now[0]
+    draw_cost = 0.1 * len(live.panels)                        # what the plot assumes before its first draw
+    live._show = lambda: now.__setitem__(0, now[0] + draw_cost)
+    while now[0] < run_seconds:
+        now[0] += 0.05                                        # one training step
+        live(_ppo_record(0))
+    live.close()                                              # the final draw
+    assert live.n_draws >= 1
+    assert live.draw_seconds == pytest.approx(live.n_draws * draw_cost)
+    assert live.draw_seconds <= 0.1 * now[0] + 1e-9 or live.n_draws == 1
+
+
 def test_live_plot_final_figure_holds_every_finite_point():
     live = LivePlot.for_ppo(min_interval=1e9, display=False)
     with live:

@@ -71,7 +71,7 @@ class ClippingExplorer(FigureWidget):
         (self._clipped,) = ax.plot([], [], color="C0", lw=2.5, label="clipped  min(r·Â, clip(r)·Â)")
         self._flat = ax.axvspan(0, 1, color="C3", alpha=0.15, label="flat: zero gradient")
         self._edges = [ax.axvline(1, color="0.3", lw=0.8, ls=":") for _ in range(2)]
-        # Titles stay fixed and the numbers go to the caption: each glyph drawn costs a redraw time.
+        # Titles stay fixed and the numbers go to the caption: text is the largest cost of a redraw.
         ax.set(xlabel="ratio r = π_new / π_old", ylabel="objective (maximised)", xlim=(0, self.ratio[-1]),
                title="one sample's objective (dotted: 1 ± ε)")
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)

@@ -8,8 +8,8 @@ Every record (a dict) is kept in ``live.records``; the figure shows chosen keys,
 group. Redraws are throttled by wall time: at most one every ``min_interval`` seconds, and only
 while the drawing so far plus two draws (this one and the final one) fits in ``max_overhead``
 (10 %) of the time since the first record, so a fast loop is not slowed down: the first figure
-appears once the run has lasted ~20 draws (a few seconds), and a shorter run shows only the final
-one. In a notebook the figure is one image output updated in place (a display handle),
+appears once the run has lasted ~20 draws (~10 s for six panels), and a shorter run shows only the
+final one (with ``total=`` a progress bar moves meanwhile). In a notebook the figure is one image output updated in place (a display handle),
 so a headless run (nbval, nbconvert) and its exported HTML keep the last drawn state; in a plain
 Python process nothing is displayed and ``live.figure`` holds the final figure
 (``live.figure.savefig("curves.png")``). With ``total=`` a ``tqdm.auto`` progress bar follows
@@ -85,9 +85,9 @@ class LivePlot:
         self._next_draw = -math.inf
         self._first_record_time = None                 # of this run (reset by close())
         self._run_draw_seconds = 0.0
-        # what one draw costs: before the first, a guess (rendering six panels takes ~0.1-0.5 s);
-        # without display nothing is rendered and a draw is nearly free
-        self._last_draw_seconds = 0.05 * len(self.panels) if self.display else 0.0
+        # what one draw costs: before the first, a cautious guess (rendering six panels takes
+        # 0.15-0.5 s); without display nothing is rendered and a draw is nearly free
+        self._last_draw_seconds = 0.1 * len(self.panels) if self.display else 0.0
         self._handle = None
         self._hooked = False
         self._open = False
