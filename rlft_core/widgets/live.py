@@ -180,7 +180,8 @@ class LivePlot:
         self._handle = None           # a new run (or a new cell) gets a new output
         if self.total is not None:
             from tqdm.auto import tqdm
-            self.bar = tqdm(total=self.total, desc=self.title or "training", unit=self.x)
+            self.bar = tqdm(total=self.total, desc=self.title or "training", unit=self.x,
+                            mininterval=0.5)            # each refresh is a widget message
         try:
             from IPython import get_ipython
             shell = get_ipython()
