@@ -9,11 +9,11 @@ group. Redraws are throttled by wall time: at most one every ``min_interval`` se
 while the drawing so far plus two draws (this one and the final one) fits in ``max_overhead``
 (10 %) of the time since the first record, so a fast loop is not slowed down: the first figure
 appears once the run has lasted ~20 draws (~10 s for six panels), and a shorter run shows only the
-final one (with ``total=`` a progress bar moves meanwhile). In a notebook the figure is one image output updated in place (a display handle),
-so a headless run (nbval, nbconvert) and its exported HTML keep the last drawn state; in a plain
-Python process nothing is displayed and ``live.figure`` holds the final figure
-(``live.figure.savefig("curves.png")``). With ``total=`` a ``tqdm.auto`` progress bar follows
-the x key (e.g. ``global_step`` up to ``total_timesteps``).
+final one (with ``total=`` a progress bar moves meanwhile). In a notebook the figure is one image
+output updated in place (a display handle), so a headless run (nbval, nbconvert) and its exported
+HTML keep the last drawn state; in a plain Python process nothing is displayed and
+``live.figure`` holds the final figure (``live.figure.savefig("curves.png")``). With ``total=`` a
+``tqdm.auto`` progress bar follows the x key (e.g. ``global_step`` up to ``total_timesteps``).
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class LivePlot:
         self._sequence_keys: set = set()
         self._clock = time.perf_counter
         self._next_draw = -math.inf
-        self._first_record_time = None                 # of this run (reset by close())
+        self._first_record_time = None                 # of the current run (reset by _start)
         self._run_draw_seconds = 0.0
         # what one draw costs: before the first, a cautious guess (rendering six panels takes
         # 0.15-0.5 s); without display nothing is rendered and a draw is nearly free
