@@ -3,7 +3,8 @@ r"""Direct Preference Optimization (DPO) and IPO: losses, sequence log-probabili
 DPO (Rafailov, Sharma, Mitchell, Ermon, Manning, Finn 2023, "Direct Preference Optimization: Your
 Language Model is Secretly a Reward Model") fits a policy to preference pairs directly. The
 KL-regularised RLHF objective :math:`\max_\pi \mathbb E[r(x,y)] - \beta\,\mathrm{KL}(\pi\|\pi_\text{ref})`
-has the optimum :math:`\pi^*(y|x) \propto \pi_\text{ref}(y|x)\,e^{r(x,y)/\beta}`, so
+has the optimum :math:`\pi^*(y|x) \propto \pi_\text{ref}(y|x)\,e^{r(x,y)/\beta}`
+(:func:`kl_regularised_optimum`), so
 :math:`r(x,y) = \beta\log\frac{\pi^*(y|x)}{\pi_\text{ref}(y|x)} + \beta\log Z(x)`; put into the
 Bradley–Terry likelihood, :math:`Z` cancels and the reward model disappears:
 
