@@ -153,27 +153,28 @@ def fetch(asset: Asset, cache_dir: Path) -> Path:
     target = cache_dir / asset.tarball
     if target.exists() and sri_sha512(target) == asset.integrity:
         return target
-    target.unlink(missing_ok=True)
     spec = f"{asset.name}@{asset.version}"
     npm = shutil.which("npm")
-    try:
-        if npm:
-            print(f"  fetching {spec} with npm pack", flush=True)
-            subprocess.run([npm, "pack", spec, "--pack-destination", str(cache_dir), "--silent"],
-                           check=True, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT)
-        else:
-            registry = os.environ.get("npm_config_registry", DEFAULT_REGISTRY).rstrip("/")
-            url = f"{registry}/{asset.registry_path}"
-            print(f"  fetching {spec} from {url} (npm not found)", flush=True)
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
-                target.write_bytes(response.read())
-    except (OSError, subprocess.SubprocessError) as error:
-        detail = getattr(error, "stderr", "") or error
-        raise RuntimeError(f"could not fetch {spec} from the npm registry: {detail}") from error
-    if not target.exists() or sri_sha512(target) != asset.integrity:
-        got = sri_sha512(target) if target.exists() else "no file"
-        target.unlink(missing_ok=True)
-        raise RuntimeError(f"{spec}: sha512 {got} differs from the pinned {asset.integrity}")
+    with tempfile.TemporaryDirectory(dir=cache_dir) as scratch:      # another build may fetch too
+        fetched = Path(scratch) / asset.tarball
+        try:
+            if npm:
+                print(f"  fetching {spec} with npm pack", flush=True)
+                subprocess.run([npm, "pack", spec, "--pack-destination", scratch, "--silent"],
+                               check=True, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT)
+            else:
+                registry = os.environ.get("npm_config_registry", DEFAULT_REGISTRY).rstrip("/")
+                url = f"{registry}/{asset.registry_path}"
+                print(f"  fetching {spec} from {url} (npm not found)", flush=True)
+                with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
+                    fetched.write_bytes(response.read())
+        except (OSError, subprocess.SubprocessError) as error:
+            detail = getattr(error, "stderr", "") or error
+            raise RuntimeError(f"could not fetch {spec} from the npm registry: {detail}") from error
+        got = sri_sha512(fetched) if fetched.exists() else "no file"
+        if got != asset.integrity:
+            raise RuntimeError(f"{spec}: sha512 {got} differs from the pinned {asset.integrity}")
+        os.replace(fetched, target)
     return target
 
 
@@ -210,7 +211,11 @@ def unpacked(asset: Asset, cache_dir: Path) -> Path:
             if asset.notice:
                 (Path(scratch) / "files" / "LICENSE").write_text(asset.notice, encoding="utf-8")
             folder.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(Path(scratch) / "files"), folder)
+            try:
+                os.rename(Path(scratch) / "files", folder)
+            except OSError:                 # another build unpacked it first
+                if not folder.is_dir():
+                    raise
     return folder
 
 
