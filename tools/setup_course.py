@@ -63,8 +63,8 @@ def torch_route(system: str, reachable: bool) -> str:
         return f"torch {TORCH_VERSION}: the {system} wheel from the configured index is a CPU build"
     if reachable:
         return f"torch {TORCH_VERSION}: CPU build from PyTorch's CPU index ({CPU_INDEX})"
-    return (f"torch {TORCH_VERSION}: PyTorch's CPU index is not reachable; installing from the configured index "
-            "(a local mirror here; on plain PyPI this would be the CUDA build)")
+    return (f"torch {TORCH_VERSION}: PyTorch's CPU index is not reachable; installing from the index pip is "
+            "configured with (a local mirror has the CPU build; plain PyPI would give the CUDA build)")
 
 
 def venv_python(venv: Path, system: str) -> Path:
@@ -106,7 +106,9 @@ def plan(target: str, venv: Path, system: str, reachable: bool, python: str = sy
 
 def run(steps: list[list[str]], dry_run: bool) -> int:
     for step in steps:
-        print(("would run: " if dry_run else "+ ") + shlex.join(step), flush=True)
+        shown = (f"merge {OVERRIDES.relative_to(ROOT)} into {step[1]}" if step[0] == "apply-lab-settings"
+                 else shlex.join(step))
+        print(("would run: " if dry_run else "+ ") + shown, flush=True)
         if dry_run:
             continue
         if step[0] == "apply-lab-settings":
