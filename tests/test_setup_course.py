@@ -186,3 +186,17 @@ def test_lab_needs_only_the_core_dependencies_and_test_adds_the_extras():
     assert {"pytest", "playwright", "trl", "stable-baselines3", "tensorboard"}.isdisjoint(core)
     extras = {name for extra in ("dev", "bench", "compare") for name in _pins(project["optional-dependencies"][extra])}
     assert {"pytest", "playwright", "trl", "stable-baselines3", "tensorboard"} <= extras
+
+
+def test_the_windows_plan_uses_the_venvs_scripts_folder_and_pypis_cpu_wheel(tmp_path):
+    venv = tmp_path / "venv"
+    python = str(venv / "Scripts" / "python.exe")
+    steps = setup_course.plan("test", venv, "Windows", reachable=True, python="py")
+    assert steps[0] == ["py", "-m", "venv", str(venv)]
+    assert steps[2] == [python, "-m", "pip", "install", "--quiet", "torch==2.13.0"]       # no CPU index needed
+    assert steps[4] == ["apply-lab-settings", str(venv / "share" / "jupyter" / "lab" / "settings" / "overrides.json")]
+    assert steps[-2] == [python, "-m", "pip", "install", "--quiet", "-e", ".[dev,bench,compare]"]
+    assert steps[-1][:3] == [python, "-m", "pytest"]
+    assert all(step[0] in ("py", python, "apply-lab-settings") for step in steps)
+    with pytest.raises(ValueError, match="target"):
+        setup_course.plan("docs", venv, "Windows", reachable=True)
