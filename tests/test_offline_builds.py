@@ -84,12 +84,14 @@ def test_solution_lines_are_those_students_have_nowhere_else_and_leaks_are_found
     solved = nbformat.v4.new_notebook()
     solved.cells = [nbformat.v4.new_code_cell(
         "def f(x):\n    ### BEGIN SOLUTION\n    y = x * 2 + secret\n    return y  # shared\n    z = 1\n"
+        "    w = compute(v) + offset\n"
         "    ### END SOLUTION\n### BEGIN HIDDEN TESTS\nassert f_ok_hidden\n### END HIDDEN TESTS")]
     nbformat.write(solved, tmp_path / "solutions" / "01.ipynb")
     chapter = nbformat.v4.new_notebook()
     chapter.cells = [nbformat.v4.new_markdown_cell("Finish with `return y  # shared`.")]
     nbformat.write(chapter, tmp_path / "chapters" / "01.ipynb")
-    (tmp_path / "pkg" / "m.py").write_text("def g():\n    pass\n")
+    # a checker hint in the package, split over two string literals: printed, it is one line
+    (tmp_path / "pkg" / "m.py").write_text('HINT = ("w = compute(v) "\n        "+ offset")\n')
     lines = site_checks.solution_lines(tmp_path / "solutions", tmp_path / "chapters", tmp_path / "pkg")
     assert lines == {"y = x * 2 + secret", "assert f_ok_hidden"}       # "z = 1" is too short to tell
     site = tmp_path / "site"

@@ -6,7 +6,8 @@
   Links a reader may click (``<a href>``) are not fetched and are not reported.
 * ``solution_lines(solutions, chapters, package)``: the lines of the solution and hidden-test
   regions of ``solutions/*.ipynb`` that a student has nowhere else: lines that also appear in the
-  chapters' own cells or in the ``rlft_core`` package (which students install) are no secret.
+  chapters' own cells or in the ``rlft_core`` package (which students install, and whose reference
+  code and checker hints the chapters show) are no secret.
 * ``leaked_lines(folder, lines)``: which of those lines the text of a built folder contains.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "
 MIN_LINE_LENGTH = 8             # shorter lines ("pass", "})") say nothing about an answer
 QUOTED_URL = re.compile(r"""(?:["'`(]|@import\s+)\s*((?:https?:)?//[^\s"'`)]+)""", re.I)
 CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+JOINED_LITERALS = re.compile(r"""(["'])\s+\1""")      # "a - "\n "b": Python joins them into "a - b"
 FETCHING_ATTRS = {"script": "src", "img": "src", "iframe": "src", "source": "src", "audio": "src",
                   "video": "src", "embed": "src", "object": "data", "link": "href"}
 SCRIPT_TYPES = ("", "text/javascript", "application/javascript", "module", "text/x-mathjax-config")
@@ -102,8 +104,8 @@ def _sources(folder: Path) -> str:
 
 def solution_lines(solutions: Path, chapters: Path, package: Path) -> set[str]:
     """Normalised lines of the solution/hidden-test regions that students have nowhere else."""
-    public = _sources(chapters) + " " + _normalise("\n".join(p.read_text(encoding="utf-8")
-                                                             for p in sorted(package.rglob("*.py"))))
+    package_text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(package.rglob("*.py")))
+    public = _sources(chapters) + " " + _normalise(JOINED_LITERALS.sub("", package_text))
     lines = set()
     for path in sorted(solutions.glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
