@@ -23,6 +23,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ._hints import hints_for, remember
+
 
 @dataclass
 class Case:
@@ -127,16 +129,25 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def run_check(title: str, fn, reference, cases, *, start_hint: str, mistakes=(), compare_fn=compare,
-              time_limit: float = 10.0, check_mutation: bool = True, compared: str = "",
-              print_fn: Callable[[str], Any] = print) -> bool:
+def run_check(title: str, fn, reference, cases, *, exercise: str | None = None, start_hint: str = "",
+              mistakes=(), compare_fn=compare, time_limit: float = 10.0, check_mutation: bool = True,
+              compared: str = "", print_fn: Callable[[str], Any] = print) -> bool:
     """Run ``fn`` against ``reference`` on ``cases``; print the verdict; return True iff all pass.
 
+    ``exercise`` names the registered :class:`~rlft_core.exercises._hints.Hints` of the exercise:
+    its ``start`` text is printed when the stub is not attempted (``start_hint`` when there is
+    none), and a bare ``hint()`` afterwards is about this exercise.
     ``check_mutation=False`` for exercises whose contract is an in-place update (tabular Q tables).
     ``compared`` says what is compared when the checker wraps the function (e.g. a loss and its
     gradient), so that "result 1" in a report makes sense.
     """
     say = print_fn
+    hints = None
+    if exercise is not None:
+        hints = hints_for(exercise)
+        remember(exercise)
+        start_hint = hints.start
+    ask = "\nStuck? Call hint() for a hint (once: the idea; twice: the formula)." if hints else ""
     if not callable(fn):
         say(f"❌ {title}: expected a function, got {type(fn).__name__}.")
         return False
@@ -147,7 +158,7 @@ def run_check(title: str, fn, reference, cases, *, start_hint: str, mistakes=(),
         try:
             got = _call_with_time_limit(fn, student_args, student_kwargs, time_limit)
         except NotImplementedError:
-            say(f"✏️  {title}: not attempted yet.\n{start_hint}\n"
+            say(f"✏️  {title}: not attempted yet.\n{start_hint}{ask}\n"
                 f"(Until it passes, the rest of the notebook uses the reference implementation.)")
             return False
         except _TimeLimit:
@@ -175,9 +186,10 @@ def run_check(title: str, fn, reference, cases, *, start_hint: str, mistakes=(),
             say(f"❌ {title}: wrong on case '{case.name}': {problem}.\n"
                 f"   input:    {_describe(case)}\n"
                 f"   expected: {_short(expected)}\n"
-                f"   got:      {_short(got)}" + (f"\n💡 Hint: {hint}" if hint else ""))
+                f"   got:      {_short(got)}" + (f"\n💡 Hint: {hint}" if hint else ask))
             return False
-    say(f"✅ {title}: correct on all {len(cases)} cases. Later cells use your function.")
+    later = " Later cells use your function." if hints is None or hints.used_later else ""
+    say(f"✅ {title}: correct on all {len(cases)} cases.{later}")
     return True
 
 

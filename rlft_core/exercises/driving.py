@@ -16,6 +16,23 @@ import numpy as np
 
 from ..clips import Clip
 from ._core import Case, Mistake, run_check
+from ._hints import Hints, register
+
+HINTS = {
+    "driving_labeler": Hints(
+        start="Inputs: two clips; driving_metrics(clip) gives a dict with collision, time_gap (per "
+              "step), harsh_brakes, rms_jerk, mean_speed, ... Return 1.0 if clip A is the better "
+              "driving, 0.0 if clip B is, 0.5 if they are equally good. Re-read Step 2 (what a careful "
+              "driver wants).",
+        idea="Rank what a careful driver cares about: no crash above all, then a safe time gap (not "
+             "under 1 s, not far over 3 s), then comfort (few harsh brakes, little jerk). Turn that into "
+             "one score per clip and compare the scores.",
+        formula="score = −100·crash − 5·(share of steps with time gap < 1 s) − 1·(share > 3 s) − "
+                "0.5·harsh brakes − 0.1·RMS jerk;   1.0 if score_A > score_B, 0.0 if <, 0.5 if equal",
+        notebook="06_case_study_driving", function="my_labeler",
+        reference="rlft_core.exercises.driving.reference_driving_labeler"),
+}
+register(HINTS)
 
 CLIP_STEPS = 25      # 5 s at dt = 0.2 s
 
@@ -145,6 +162,4 @@ def check_driving_labeler(fn) -> bool:
     ]
     return run_check("check_driving_labeler", fn, reference_driving_labeler, driving_labeler_cases(),
                      mistakes=mistakes,
-                     start_hint="Compute ma, mb = driving_metrics(clip_a), driving_metrics(clip_b); give each a "
-                                "score (a crash is the worst; then penalise a time gap under 1 s, harsh brakes "
-                                "and jerk); return 1.0 if A scores higher, 0.0 if B does, 0.5 if equal.")
+                     exercise="driving_labeler")

@@ -14,6 +14,22 @@ from types import SimpleNamespace
 import torch
 
 from ._core import Case, Mistake, run_check
+from ._hints import Hints, register
+
+HINTS = {
+    "ppo_loss": Hints(
+        start="Copy the body of buggy_ppo_loss (show_source(buggy_ppo_loss)) into your function and "
+              "fix it line by line; run this check after each fix: it names the first bug that is "
+              "left. There are six. Re-read 4.2 and 4.2b of notebook 04 for the loss you are aiming at.",
+        idea="Go line by line and ask of each: is this the quantity of the formula? The advantage "
+             "normalisation, what is a constant, the ratio, the sign of each term, the critic's "
+             "target and the entropy's role each hide one bug.",
+        formula="Â ← (Â − mean Â)/(std Â + 1e-8);  r = exp(log π_new − sg[log π_old]);  "
+                "L = −mean[min(r·Â, clip(r, 1±ε)·Â)] + c1·½·mean[(V − R)²] − c2·mean[H]",
+        notebook="07_ppo_in_practice", function="my_ppo_loss",
+        reference="rlft_core.exercises.ppo_repair.reference_ppo_loss"),
+}
+register(HINTS)
 
 __all__ = ["buggy_ppo_loss", "reference_ppo_loss", "check_ppo_loss", "train_ppo_with_loss", "ppo_loss_variant",
            "BUG_SLOTS"]
@@ -188,9 +204,7 @@ def check_ppo_loss(fn) -> bool:
         compared="result 0 = the loss; results 1, 2, 3 = its gradients with respect to the policy "
                  "parameters θ (logp_new = logp_new0 + θ, logp_old = logp_old0 + θ/2), the values "
                  "and the entropies",
-        start_hint="Copy the body of buggy_ppo_loss (show_source(buggy_ppo_loss)) into your function "
-                   "and fix it line by line; run this check after each fix: it names the first bug "
-                   "that is left. There are six.")
+        exercise="ppo_loss")
 
 
 def train_ppo_with_loss(loss_fn, env="CartPole-v1", config=None, seed: int = 0):

@@ -5,6 +5,29 @@ import torch
 import torch.nn.functional as F
 
 from ._core import Case, Mistake, run_check
+from ._hints import Hints, register
+
+HINTS = {
+    "bradley_terry_loss": Hints(
+        start="Inputs: r_chosen and r_rejected, (B,) tensors of the reward model's scores for the "
+              "chosen and the rejected item of each pair. Return one scalar: the loss to minimise, "
+              "averaged over the pairs. Re-read 5.1 (the Bradley–Terry model, then the reward-model loss).",
+        idea="Bradley–Terry says the chosen item wins with probability σ(r_chosen − r_rejected). The "
+             "loss is the negative log of that probability, averaged over the pairs; PyTorch has a "
+             "numerically stable log σ.",
+        formula="L = −(1/B) Σ_i log σ(r_chosen,i − r_rejected,i)   (torch.nn.functional.logsigmoid is log σ)",
+        notebook="05_preferences_and_dpo_math", function="my_bradley_terry_loss",
+        reference="rlft_core.reward_model.bradley_terry_loss"),
+    "dpo_loss": Hints(
+        start="Inputs: four (B,) tensors of summed log-probabilities (the policy's and the reference's, "
+              "for the chosen and the rejected response) and beta. Return one loss per pair, shape "
+              "(B,), not averaged. Re-read 5.3 (DPO derived step by step).",
+        idea="The implicit reward of a response is β times its log-ratio log π/π_ref. DPO is the "
+             "Bradley–Terry loss on the difference of the implicit rewards of chosen and rejected.",
+        formula="h = [log π(y_c) − log π_ref(y_c)] − [log π(y_r) − log π_ref(y_r)];   loss = −log σ(β·h)   (per pair)",
+        notebook="05_preferences_and_dpo_math", function="my_dpo_loss", reference="rlft_core.dpo.dpo_loss"),
+}
+register(HINTS)
 
 
 def _pairs(seed=0):
@@ -33,8 +56,7 @@ def check_bradley_terry_loss(fn) -> bool:
                 lambda c, r: -F.logsigmoid(c - r).sum()),
     ]
     return run_check("check_bradley_terry_loss", fn, lambda c, r: ref(c, r), cases, mistakes=mistakes,
-                     start_hint="return -F.logsigmoid(r_chosen - r_rejected).mean()  "
-                                "(F is torch.nn.functional)")
+                     exercise="bradley_terry_loss")
 
 
 def check_dpo_loss(fn) -> bool:
@@ -67,5 +89,4 @@ def check_dpo_loss(fn) -> bool:
                 lambda pc, pr, rc, rr, beta: -F.logsigmoid(beta * h(pc, pr, rc, rr)).mean()),
     ]
     return run_check("check_dpo_loss", fn, ref, cases, mistakes=mistakes,
-                     start_hint="h = (policy_chosen_logps - ref_chosen_logps) - (policy_rejected_logps - "
-                                "ref_rejected_logps); return -F.logsigmoid(beta * h)")
+                     exercise="dpo_loss")

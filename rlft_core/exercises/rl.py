@@ -6,6 +6,70 @@ import numpy as np
 import torch
 
 from ._core import Case, Mistake, _call_with_time_limit, _TimeLimit, run_check
+from ._hints import Hints, register, remember
+
+
+HINTS = {
+    "discounted_return": Hints(
+        start="Inputs: `rewards`, a list r_0, ..., r_{T-1}, and `gamma`. Return one number, G_0: every "
+              "reward weighted by a power of γ that grows with its step. Re-read 0.3.",
+        idea="A reward k steps in the future is worth γ^k times as much as the same reward now; the "
+             "first reward (k = 0) counts fully.",
+        formula="G_0 = Σ_{t=0}^{T-1} γ^t · r_t   (with enumerate(rewards) you get t and r_t together)",
+        notebook="00_start_here", function="discounted_return"),
+    "heuristic_policy": Hints(
+        start="Input: one observation obs = (cart position, cart velocity, pole angle θ, angular "
+              "velocity ω). Return an int: 0 pushes the cart left, 1 pushes it right. Re-read 1.1 "
+              "and move the sliders first: the rule you find there is a good start.",
+        idea="Push the cart under the pole: towards the side the pole is falling to. The angle alone "
+             "reacts late; the angular velocity tells you where the pole is going.",
+        formula="push right (1) when θ + k·ω > 0, left (0) otherwise, for a weight k around 0.3–1",
+        notebook="01_background", function="my_policy", reference="rlft_core.exercises.rl.reference_heuristic_policy"),
+    "q_learning_update": Hints(
+        start="Inputs: the table Q (states × actions, a NumPy array), one transition s, a, r, s_next, "
+              "done, and alpha, gamma. Change Q[s, a] in place and return the TD error (one number, "
+              "not the table). Re-read 2.2.",
+        idea="Move Q(s, a) a step α towards a target: the reward plus the discounted value of the "
+             "*best* action in the next state. After a terminal step there is no next state.",
+        formula="target = r + γ·max_a' Q(s', a')  (target = r when done);  δ = target − Q(s, a);  "
+                "Q(s, a) ← Q(s, a) + α·δ;  return δ",
+        notebook="02_core_concepts", function="my_q_learning_update", reference="rlft_core.tabular.q_learning_update"),
+    "sarsa_update": Hints(
+        start="Inputs: the table Q, one transition s, a, r, s_next, the next action a_next, done, and "
+              "alpha, gamma. Change Q[s, a] in place and return the TD error (one number). Re-read 2.2.",
+        idea="Like Q-learning, but on-policy: the target uses the action the agent really takes "
+             "next (a_next), exploration included, not the best one.",
+        formula="target = r + γ·Q(s', a')  (target = r when done);  δ = target − Q(s, a);  "
+                "Q(s, a) ← Q(s, a) + α·δ;  return δ",
+        notebook="02_core_concepts", function="my_sarsa_update", reference="rlft_core.tabular.sarsa_update"),
+    "reinforce_loss": Hints(
+        start="Inputs: logp (B,) = log π(a_t|s_t) with its gradient, returns (B,) = G_t, and baseline "
+              "(B,) or None. Return one scalar tensor: the loss an optimiser *minimises*. Re-read 3.1.",
+        idea="Weight each action's log-probability by how much better than expected it turned out "
+             "(G − b); the baseline is a constant for the policy's gradient; minimising means negating.",
+        formula="L = −(1/B) Σ_t log π(a_t|s_t) · (G_t − sg[b_t])   (sg = stop-gradient; b = 0 without a baseline)",
+        notebook="03_policy_gradient_to_ppo", function="my_reinforce_loss", reference="rlft_core.reinforce.reinforce_loss"),
+    "gae": Hints(
+        start="Inputs: rewards, values, dones, each (T,) or (T, N) for N environments; last_value, the "
+              "value of the state after the last step; gamma and lam. Return a pair (advantages, "
+              "returns), each shaped like rewards. Re-read 4.1 (the TD error, then GAE).",
+        idea="Compute each step's TD error, then sum them backwards in time with weight γλ per step. "
+             "dones[t] = 1 means the episode ended at step t: nothing after it may leak into step t. "
+             "The returns the critic learns are advantages + values.",
+        formula="δ_t = r_t + γ(1 − d_t)·V_{t+1} − V_t   (V_T = last_value);   "
+                "A_t = δ_t + γλ(1 − d_t)·A_{t+1}   (A_T = 0);   R_t = A_t + V_t",
+        notebook="04_ppo_math", function="my_gae", reference="rlft_core.returns.gae"),
+    "clipped_surrogate_loss": Hints(
+        start="Inputs: logp_new, logp_old, advantages, each a (B,) tensor, and clip_eps. Return one "
+              "scalar tensor, the loss to *minimise*, keeping the gradient of logp_new. Re-read 4.2 "
+              "and the min/max sign pitfall.",
+        idea="The probability ratio π_new/π_old comes from the log-probs by exponentiating their "
+             "difference. Take the pessimistic (smaller) of the plain and the clipped objective, "
+             "average, and negate to get a loss.",
+        formula="r_t = exp(log π_new − log π_old);   L = −mean_t[ min(r_t·A_t, clip(r_t, 1 − ε, 1 + ε)·A_t) ]",
+        notebook="04_ppo_math", function="my_clipped_surrogate_loss", reference="rlft_core.ppo_losses.clipped_surrogate_loss"),
+}
+register(HINTS)
 
 
 # ---------------------------------------------------------------- 00: a warm-up
@@ -18,7 +82,7 @@ def check_discounted_return(fn) -> bool:
     mistakes = [Mistake("the first reward is not discounted: the weights are γ^0, γ^1, γ^2, ...",
                         lambda rewards, gamma: float(sum(gamma ** (t + 1) * r for t, r in enumerate(rewards))))]
     return run_check("check_discounted_return", fn, ref, cases, mistakes=mistakes,
-                     start_hint="Loop over enumerate(rewards) and add gamma ** t * reward.")
+                     exercise="discounted_return")
 
 
 # ---------------------------------------------------------------- 01: a hand-written policy
@@ -34,6 +98,7 @@ def check_heuristic_policy(policy, episodes: int = 5, min_steps: int = 200, seed
     pole stays up for ``min_steps`` steps on average."""
     import gymnasium as gym
     title = "check_heuristic_policy"
+    remember("heuristic_policy")
     env = gym.make("CartPole-v1")
     lengths = []
 
@@ -52,8 +117,8 @@ def check_heuristic_policy(policy, episodes: int = 5, min_steps: int = 200, seed
     try:
         _call_with_time_limit(run_episodes, (), {}, time_limit)
     except NotImplementedError:
-        print(f"✏️  {title}: not attempted yet. Return 1 (push right) when the pole leans right "
-              "(obs[2] > 0), else 0 — then add the angular velocity obs[3] with a weight.")
+        print(f"✏️  {title}: not attempted yet.\n{HINTS['heuristic_policy'].start}\n"
+              "Stuck? Call hint() for a hint (once: the idea; twice: the formula).")
         return False
     except _TimeLimit:
         print(f"❌ {title}: the episodes took longer than {time_limit:g} s; is your policy very slow?")
@@ -111,9 +176,7 @@ def check_q_learning_update(fn) -> bool:
     ]
     return run_check("check_q_learning_update", _returning_q(fn), _returning_q(q_learning_update),
                      _tabular_cases(False), mistakes=mistakes, check_mutation=False, compared=_TABULAR,
-                     start_hint="Compute target = r + gamma * max(Q[s_next]) (just r when done), "
-                                "td_error = target - Q[s, a], then Q[s, a] += alpha * td_error and "
-                                "return td_error.")
+                     exercise="q_learning_update")
 
 
 def check_sarsa_update(fn) -> bool:
@@ -127,8 +190,7 @@ def check_sarsa_update(fn) -> bool:
     ]
     return run_check("check_sarsa_update", _returning_q(fn), _returning_q(sarsa_update),
                      _tabular_cases(True), mistakes=mistakes, check_mutation=False, compared=_TABULAR,
-                     start_hint="Compute target = r + gamma * Q[s_next, a_next] (just r when done), "
-                                "td_error = target - Q[s, a], then Q[s, a] += alpha * td_error.")
+                     exercise="sarsa_update")
 
 
 def _td_update(Q, s, a, r, next_value, done, alpha, gamma):
@@ -179,8 +241,7 @@ def check_reinforce_loss(fn) -> bool:
     return run_check("check_reinforce_loss", _with_gradients(fn), _with_gradients(reinforce_loss), cases,
                      mistakes=mistakes, compared="result 0 = the loss, result 1 = its gradient with "
                      "respect to logp, result 2 = its gradient with respect to the baseline",
-                     start_hint="advantage = returns - baseline.detach() (or just returns when baseline "
-                                "is None); return -(logp * advantage).mean().")
+                     exercise="reinforce_loss")
 
 
 # ---------------------------------------------------------------- 04: GAE and the clipped loss
@@ -229,10 +290,7 @@ def check_gae(fn) -> bool:
     ]
     return run_check("check_gae", fn, gae, _gae_cases(), mistakes=mistakes,
                      compared="result 0 = advantages, result 1 = returns",
-                     start_hint="Loop backwards over t: next_value is last_value at the last step and "
-                                "values[t+1] otherwise; δ = r[t] + gamma*(1-dones[t])*next_value − values[t]; "
-                                "running = δ + gamma*lam*(1-dones[t])*running; advantages[t] = running. "
-                                "Return (advantages, advantages + values).")
+                     exercise="gae")
 
 
 def _with_logp_gradient(loss_fn):
@@ -272,6 +330,4 @@ def check_clipped_surrogate_loss(fn) -> bool:
     return run_check("check_clipped_surrogate_loss", _with_logp_gradient(fn), _with_logp_gradient(ref), cases,
                      mistakes=mistakes, compared="result 0 = the loss, result 1 = its gradient with "
                      "respect to logp_new",
-                     start_hint="ratio = torch.exp(logp_new - logp_old); unclipped = ratio * advantages; "
-                                "clipped = ratio.clamp(1 - clip_eps, 1 + clip_eps) * advantages; "
-                                "return -torch.min(unclipped, clipped).mean().")
+                     exercise="clipped_surrogate_loss")
