@@ -54,6 +54,8 @@ def check_bradley_terry_loss(fn) -> bool:
                 lambda c, r: F.logsigmoid(c - r).mean()),
         Mistake("average over pairs with .mean(), not .sum().",
                 lambda c, r: -F.logsigmoid(c - r).sum()),
+        Mistake("that is one loss per pair, shape (B,); the reward-model loss is their mean, one scalar "
+                "(add .mean()).", lambda c, r: -F.logsigmoid(c - r)),
     ]
     return run_check("check_bradley_terry_loss", fn, lambda c, r: ref(c, r), cases, mistakes=mistakes,
                      exercise="bradley_terry_loss")
@@ -79,6 +81,11 @@ def check_dpo_loss(fn) -> bool:
     mistakes = [
         Mistake("β left out: the loss is −log σ(β·h), h = (π_c − ref_c) − (π_r − ref_r).",
                 lambda pc, pr, rc, rr, beta: -F.logsigmoid(h(pc, pr, rc, rr))),
+        Mistake("β belongs inside the log-sigmoid: −log σ(β·h), not −β·log σ(h). β scales the implicit "
+                "rewards β·log π/π_ref before they are compared, so it changes where the loss saturates, "
+                "not just its size.", lambda pc, pr, rc, rr, beta: -beta * F.logsigmoid(h(pc, pr, rc, rr))),
+        Mistake("multiply by β, do not divide: the implicit reward is β·log π/π_ref, so the loss is "
+                "−log σ(β·h), not −log σ(h/β).", lambda pc, pr, rc, rr, beta: -F.logsigmoid(h(pc, pr, rc, rr) / beta)),
         Mistake("log(sigmoid(x)) overflows for very negative x; use F.logsigmoid.",
                 lambda pc, pr, rc, rr, beta: -torch.log(torch.sigmoid(beta * h(pc, pr, rc, rr)))),
         Mistake("the reference log-probs are *subtracted*: log π/π_ref = logp − ref_logp.",

@@ -1,5 +1,5 @@
-"""Checkers for the RL exercises of notebooks 01–04: CartPole heuristic, Q-learning and SARSA
-updates, the REINFORCE loss, GAE and PPO's clipped surrogate loss."""
+"""Checkers for the RL exercises of notebooks 00–03: the discounted return, a CartPole heuristic,
+Q-learning and SARSA updates, and the REINFORCE loss (notebook 04's are in ``ppo_math``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -49,25 +49,6 @@ HINTS = {
              "(G − b); the baseline is a constant for the policy's gradient; minimising means negating.",
         formula="L = −(1/B) Σ_t log π(a_t|s_t) · (G_t − sg[b_t])   (sg = stop-gradient; b = 0 without a baseline)",
         notebook="03_policy_gradient_to_ppo", function="my_reinforce_loss", reference="rlft_core.reinforce.reinforce_loss"),
-    "gae": Hints(
-        start="Inputs: rewards, values, dones, each (T,) or (T, N) for N environments; last_value, the "
-              "value of the state after the last step; gamma and lam. Return a pair (advantages, "
-              "returns), each shaped like rewards. Re-read 4.1 (the TD error, then GAE).",
-        idea="Compute each step's TD error, then sum them backwards in time with weight γλ per step. "
-             "dones[t] = 1 means the episode ended at step t: nothing after it may leak into step t. "
-             "The returns the critic learns are advantages + values.",
-        formula="δ_t = r_t + γ(1 − d_t)·V_{t+1} − V_t   (V_T = last_value);   "
-                "A_t = δ_t + γλ(1 − d_t)·A_{t+1}   (A_T = 0);   R_t = A_t + V_t",
-        notebook="04_ppo_math", function="my_gae", reference="rlft_core.returns.gae"),
-    "clipped_surrogate_loss": Hints(
-        start="Inputs: logp_new, logp_old, advantages, each a (B,) tensor, and clip_eps. Return one "
-              "scalar tensor, the loss to *minimise*, keeping the gradient of logp_new. Re-read 4.2 "
-              "and the min/max sign pitfall.",
-        idea="The probability ratio π_new/π_old comes from the log-probs by exponentiating their "
-             "difference. Take the pessimistic (smaller) of the plain and the clipped objective, "
-             "average, and negate to get a loss.",
-        formula="r_t = exp(log π_new − log π_old);   L = −mean_t[ min(r_t·A_t, clip(r_t, 1 − ε, 1 + ε)·A_t) ]",
-        notebook="04_ppo_math", function="my_clipped_surrogate_loss", reference="rlft_core.ppo_losses.clipped_surrogate_loss"),
 }
 register(HINTS)
 
@@ -173,6 +154,7 @@ def check_q_learning_update(fn) -> bool:
                 _returning_q(lambda Q, s, a, r, s_next, done, alpha, gamma: q_learning_update(Q, s, a, r, s_next, False, alpha, gamma))),
         Mistake("Q-learning bootstraps from max_a' Q(s', a'), not the mean or Q(s', a).",
                 _returning_q(lambda Q, s, a, r, s_next, done, alpha, gamma: _td_update(Q, s, a, r, Q[s_next].mean(), done, alpha, gamma))),
+        *_return_value_mistakes(q_learning_update),
     ]
     return run_check("check_q_learning_update", _returning_q(fn), _returning_q(q_learning_update),
                      _tabular_cases(False), mistakes=mistakes, check_mutation=False, compared=_TABULAR,
@@ -187,10 +169,26 @@ def check_sarsa_update(fn) -> bool:
                 _returning_q(lambda Q, s, a, r, s_next, a_next, done, alpha, gamma: _td_update(Q, s, a, r, Q[s_next].max(), done, alpha, gamma))),
         Mistake("when `done` is True there is no next state: the target is just r.",
                 _returning_q(lambda Q, s, a, r, s_next, a_next, done, alpha, gamma: sarsa_update(Q, s, a, r, s_next, a_next, False, alpha, gamma))),
+        *_return_value_mistakes(sarsa_update),
     ]
     return run_check("check_sarsa_update", _returning_q(fn), _returning_q(sarsa_update),
                      _tabular_cases(True), mistakes=mistakes, check_mutation=False, compared=_TABULAR,
                      exercise="sarsa_update")
+
+
+def _return_value_mistakes(update):
+    """Right update of Q, wrong thing returned: the table, or the new Q[s, a]."""
+    def returning_table(**kwargs):
+        update(**kwargs)
+        return kwargs["Q"]
+
+    def returning_new_value(**kwargs):
+        update(**kwargs)
+        return kwargs["Q"][kwargs["s"], kwargs["a"]]
+    return [Mistake("return the TD error δ = target − Q[s, a] (one number), not the table Q: the table is "
+                    "updated in place, so the caller already has it.", _returning_q(returning_table)),
+            Mistake("return the TD error δ = target − Q[s, a] (computed *before* the update), not the new "
+                    "value of Q[s, a].", _returning_q(returning_new_value))]
 
 
 def _td_update(Q, s, a, r, next_value, done, alpha, gamma):
@@ -242,92 +240,3 @@ def check_reinforce_loss(fn) -> bool:
                      mistakes=mistakes, compared="result 0 = the loss, result 1 = its gradient with "
                      "respect to logp, result 2 = its gradient with respect to the baseline",
                      exercise="reinforce_loss")
-
-
-# ---------------------------------------------------------------- 04: GAE and the clipped loss
-def _gae_cases():
-    rng = np.random.default_rng(1)
-    rewards, values = rng.normal(size=6).round(2), rng.normal(size=6).round(2)
-    cases = [Case("one episode, no end", kwargs=dict(rewards=rewards, values=values, dones=np.zeros(6),
-                                                     last_value=0.5, gamma=0.9, lam=0.8))]
-    dones = np.array([0, 0, 1, 1, 0, 1.0])
-    cases.append(Case("two ends in a row and one at the last step",
-                      kwargs=dict(rewards=rewards, values=values, dones=dones, last_value=0.5, gamma=0.9, lam=0.8)))
-    R, V = rng.normal(size=(7, 3)).round(2), rng.normal(size=(7, 3)).round(2)
-    D = np.zeros((7, 3))
-    D[2, 0] = D[6, 1] = D[4, 2] = 1
-    cases.append(Case("three environments, shape (T, N)",
-                      kwargs=dict(rewards=R, values=V, dones=D, last_value=rng.normal(size=3).round(2), gamma=0.99, lam=0.95)))
-    return cases
-
-
-def check_gae(fn) -> bool:
-    """``fn(rewards, values, dones, last_value, gamma, lam) -> (advantages, returns)``."""
-    from ..returns import gae
-
-    def gae_shifted_dones(rewards, values, dones, last_value, gamma, lam):
-        shifted = np.concatenate([dones[1:], np.zeros_like(dones[:1])])
-        return gae(rewards, values, shifted, last_value, gamma, lam)
-
-    def gae_lambda_only_on_delta(rewards, values, dones, last_value, gamma, lam):
-        next_values = np.concatenate([values[1:], np.broadcast_to(last_value, values[:1].shape)])
-        deltas = rewards + gamma * (1 - dones) * next_values - values
-        adv, running = np.zeros_like(rewards), np.zeros_like(rewards[0])
-        for t in reversed(range(len(rewards))):
-            running = deltas[t] + lam * (1 - dones[t]) * running
-            adv[t] = running
-        return adv, adv + values
-    mistakes = [
-        Mistake("off by one at episode ends: dones[t] ends the episode *at* step t, so it masks both "
-                "V(s_{t+1}) in δ_t and the recursion from A_{t+1}.", gae_shifted_dones),
-        Mistake("episode ends ignored: multiply by (1 − dones[t]) in δ_t and in the recursion.",
-                lambda rewards, values, dones, last_value, gamma, lam: gae(rewards, values, 0 * dones, last_value, gamma, lam)),
-        Mistake("the recursion decays by γ·λ, not λ alone: A_t = δ_t + γλ(1−d_t)A_{t+1}.", gae_lambda_only_on_delta),
-        Mistake("flipped sign: δ_t = r_t + γV(s_{t+1}) − V(s_t).",
-                lambda *a, **k: (lambda adv, ret: (-adv, ret - 2 * adv))(*gae(*a, **k))),
-        Mistake("returns are advantages + values (the λ-return), not the advantages themselves.",
-                lambda *a, **k: (gae(*a, **k)[0], gae(*a, **k)[0])),
-    ]
-    return run_check("check_gae", fn, gae, _gae_cases(), mistakes=mistakes,
-                     compared="result 0 = advantages, result 1 = returns",
-                     exercise="gae")
-
-
-def _with_logp_gradient(loss_fn):
-    def wrapped(logp_new, logp_old, advantages, clip_eps):
-        logp_new = logp_new.clone().requires_grad_()
-        loss = loss_fn(logp_new, logp_old, advantages, clip_eps)
-        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-            return loss
-        grad = torch.autograd.grad(loss, logp_new)[0] if loss.requires_grad else torch.zeros_like(logp_new)
-        return loss.detach(), grad
-    return wrapped
-
-
-def check_clipped_surrogate_loss(fn) -> bool:
-    """``fn(logp_new, logp_old, advantages, clip_eps) -> scalar loss`` (to minimise)."""
-    from ..ppo_losses import clipped_surrogate_loss as ref
-    logp_old = torch.log(torch.tensor([0.5, 0.5, 0.2, 0.2, 0.7, 0.1], dtype=torch.float64))
-    ratios = torch.tensor([1.5, 0.6, 1.1, 0.9, 1.3, 0.5], dtype=torch.float64)
-    adv = torch.tensor([1.0, -2.0, 0.5, -1.0, -0.5, 2.0], dtype=torch.float64)
-    cases = [Case("ratios inside and outside the clip range, both signs of A",
-                  (logp_old + torch.log(ratios), logp_old, adv, 0.2)),
-             Case("small batch, eps = 0.1", (logp_old[:3] + 0.3, logp_old[:3], adv[:3], 0.1))]
-    clamp = lambda r, e: r.clamp(1 - e, 1 + e)  # noqa: E731
-    mistakes = [
-        Mistake("the min/max sign pitfall: the loss is −min(rA, clip(r)A) = max(−rA, −clip(r)A); "
-                "taking min of the negated terms is not the same.",
-                _with_logp_gradient(lambda n, o, a, e: torch.min(-a * torch.exp(n - o), -a * clamp(torch.exp(n - o), e)).mean())),
-        Mistake("flipped sign: return the *loss* to minimise, −L^CLIP.",
-                _with_logp_gradient(lambda n, o, a, e: -ref(n, o, a, e))),
-        Mistake("the ratio is exp(logp_new − logp_old), not logp_new − logp_old or its inverse.",
-                _with_logp_gradient(lambda n, o, a, e: ref(o, n, a, e))),
-        Mistake("clip the ratio, not the advantage.",
-                _with_logp_gradient(lambda n, o, a, e: -torch.min(torch.exp(n - o) * a, torch.exp(n - o) * a.clamp(1 - e, 1 + e)).mean())),
-        Mistake("the ratio must keep its gradient: do not .detach() logp_new.",
-                _with_logp_gradient(lambda n, o, a, e: ref(n.detach(), o, a, e))),
-    ]
-    return run_check("check_clipped_surrogate_loss", _with_logp_gradient(fn), _with_logp_gradient(ref), cases,
-                     mistakes=mistakes, compared="result 0 = the loss, result 1 = its gradient with "
-                     "respect to logp_new",
-                     exercise="clipped_surrogate_loss")
