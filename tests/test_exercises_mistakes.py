@@ -73,3 +73,40 @@ def test_a_classic_mistake_gets_its_targeted_hint(checker, wrong, hint, capsys):
 
 def test_the_student_gae_without_slips_passes(capsys):
     assert ex.check_gae(student_gae) is True
+
+
+# ---- failure reports: inputs named by argument, each printed in its own type
+def test_report_names_each_input_and_prints_ints_and_bools_as_such(capsys):
+    ex.check_q_learning_update(lambda Q, s, a, r, s_next, done, alpha, gamma: 0.0)
+    out = capsys.readouterr().out
+    lines = {line.split("=")[0].strip(): line.split("=", 1)[1].strip() for line in out.splitlines()
+             if line.startswith("      ") and "=" in line}
+    assert set(lines) == {"Q", "s", "a", "r", "s_next", "done", "alpha", "gamma"}
+    assert lines["s"].isdigit() and lines["a"].isdigit() and lines["s_next"].isdigit()
+    assert lines["done"] in ("True", "False") and lines["alpha"] == "0.5"
+    assert "(shape 6 × 3)" in lines["Q"] and "\n" not in lines["Q"]
+
+
+@pytest.mark.parametrize("checker,wrong,names", [
+    (ex.check_gae, lambda *a, **k: (np.zeros(6), np.zeros(6)), ["rewards", "values", "dones", "last_value", "gamma", "lam"]),
+    (ex.check_clipped_surrogate_loss, lambda n, o, a, e: (n - o).mean(), ["logp_new", "logp_old", "advantages", "clip_eps"]),
+    (ex.check_bradley_terry_loss, lambda c, r: c.mean(), ["r_chosen", "r_rejected"]),
+    (ex.check_dpo_loss, lambda pc, pr, rc, rr, beta: pc,
+     ["policy_chosen_logps", "policy_rejected_logps", "ref_chosen_logps", "ref_rejected_logps", "beta"]),
+    (ex.check_ppo_loss, lambda batch, logp_new, entropy, values, config: logp_new.mean(),
+     ["logp_old", "logp_new", "advantages", "values", "returns", "entropy", "config"]),
+])
+def test_report_names_the_inputs_of_positional_cases(checker, wrong, names, capsys):
+    checker(wrong)
+    out = capsys.readouterr().out
+    named = [line.split("=")[0].strip() for line in out.splitlines() if line.startswith("      ") and " = " in line]
+    assert named == names, out
+
+
+def test_report_prints_a_tensor_of_ints_as_ints_and_floats_as_floats(capsys):
+    labels = torch.tensor([[4, 1, 0]])
+    ex.run_check("demo", lambda labels, scale: labels.sum() * scale, lambda labels, scale: labels.sum() * scale + 1,
+                 [ex.Case("c", (labels, 1.0))])
+    out = capsys.readouterr().out
+    assert "labels = [[4 1 0]]  (shape 1 × 3)" in out and "scale  = 1.0" in out
+    assert "expected: 6.0" in out and "got:      5.0" in out

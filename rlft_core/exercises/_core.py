@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import signal
 import threading
 import traceback
@@ -56,10 +57,37 @@ def _to_numpy(value):
 
 
 def _short(value, limit=320) -> str:
-    value = _to_numpy(value)
-    with np.printoptions(precision=4, suppress=True, threshold=24, edgeitems=4, linewidth=100):
-        text = repr(value) if not isinstance(value, np.ndarray) else np.array2string(value)
+    """One compact line for a report, each value in its own type: ints and bools stay ints and
+    bools (``3``, ``True``), floats stay floats (``1.0``, 6 significant digits), arrays and tensors
+    print on one line (4 decimals) with their shape when they have more than one dimension."""
+    text = _show(value)
     return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _show(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        text = f"{float(value):.6g}"
+        return text if any(c in text for c in ".ein") else text + ".0"      # 1.0, not 1: a float
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        value = value.numpy() if value.dtype != torch.bfloat16 else value.float().numpy()
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return _show(value.item())
+        with np.printoptions(precision=4, suppress=True, threshold=24, edgeitems=3, linewidth=10_000):
+            text = " ".join(np.array2string(value).split())
+        return text + (f"  (shape {' × '.join(map(str, value.shape))})" if value.ndim > 1 else "")
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_show(v)}" for k, v in value.items()) + "}"
+    return repr(value)
 
 
 def compare(expected, got, atol=1e-6, rtol=1e-5) -> str | None:
@@ -169,7 +197,7 @@ def run_check(title: str, fn, reference, cases, *, exercise: str | None = None, 
             where = traceback.extract_tb(e.__traceback__)[-1]
             say(f"❌ {title}: your function raised {type(e).__name__}: {e}\n"
                 f"   on case '{case.name}' (line {where.lineno}: {where.line})\n"
-                f"   input: {_describe(case)}")
+                f"   input:{_describe(case, reference)}")
             return False
         problem = compare_fn(expected, got)
         mutated = not (_same(student_args, pristine[0]) and _same_kwargs(student_kwargs, pristine[1]))
@@ -184,7 +212,7 @@ def run_check(title: str, fn, reference, cases, *, exercise: str | None = None, 
             if compared:
                 problem += f"\n   (compared: {compared})"
             say(f"❌ {title}: wrong on case '{case.name}': {problem}.\n"
-                f"   input:    {_describe(case)}\n"
+                f"   input:{_describe(case, reference)}\n"
                 f"   expected: {_short(expected)}\n"
                 f"   got:      {_short(got)}" + (f"\n💡 Hint: {hint}" if hint else ask))
             return False
@@ -197,9 +225,29 @@ def _same_kwargs(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
 
 
-def _describe(case: Case) -> str:
-    parts = [_short(a, 120) for a in case.args] + [f"{k}={_short(v, 120)}" for k, v in case.kwargs.items()]
-    return ", ".join(parts)
+def _named_inputs(case: Case, reference) -> list[tuple[str, Any]]:
+    """The case's inputs, each under the name of the reference's argument it binds to."""
+    try:
+        bound = inspect.signature(reference).bind(*case.args, **case.kwargs)
+    except (TypeError, ValueError):
+        return [(f"argument {i}", a) for i, a in enumerate(case.args)] + list(case.kwargs.items())
+    named = []
+    for name, value in bound.arguments.items():
+        kind = bound.signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            named += list(value.items())
+        elif kind is inspect.Parameter.VAR_POSITIONAL:
+            named += [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            named.append((name, value))
+    return named
+
+
+def _describe(case: Case, reference) -> str:
+    """The inputs of a case, one per line, named by argument: ``   rewards = [1.0, 2.0]``."""
+    named = _named_inputs(case, reference)
+    width = max((len(name) for name, _ in named), default=0)
+    return "".join(f"\n      {name:<{width}} = {_short(value, 200)}" for name, value in named)
 
 
 def _matching_hint(mistakes, case: Case, got) -> str | None:

@@ -57,7 +57,9 @@ def check_bradley_terry_loss(fn) -> bool:
         Mistake("that is one loss per pair, shape (B,); the reward-model loss is their mean, one scalar "
                 "(add .mean()).", lambda c, r: -F.logsigmoid(c - r)),
     ]
-    return run_check("check_bradley_terry_loss", fn, lambda c, r: ref(c, r), cases, mistakes=mistakes,
+    def reference(r_chosen, r_rejected):
+        return ref(r_chosen, r_rejected)
+    return run_check("check_bradley_terry_loss", fn, reference, cases, mistakes=mistakes,
                      exercise="bradley_terry_loss")
 
 
@@ -66,8 +68,8 @@ def check_dpo_loss(fn) -> bool:
     -> per-pair losses`` (the sigmoid DPO loss, not reduced)."""
     from ..dpo import dpo_loss
 
-    def ref(pc, pr, rc, rr, beta):
-        return dpo_loss(pc, pr, rc, rr, beta=beta)[0]
+    def ref(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta):
+        return dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta=beta)[0]
     gen = torch.Generator().manual_seed(1)
     logps = [-(torch.rand(6, generator=gen, dtype=torch.float64) * 20 + 1) for _ in range(4)]
     extreme = [torch.tensor([-2020.0], dtype=torch.float64), torch.tensor([-20.0], dtype=torch.float64),
