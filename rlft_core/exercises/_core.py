@@ -37,9 +37,15 @@ class Case:
 
 @dataclass
 class Mistake:
-    """A known wrong variant: if the student's output equals ``fn``'s on a failing case, show ``hint``."""
+    """A known wrong variant: if the student's output equals ``fn``'s on a failing case, show ``hint``.
+
+    ``on_every_case=True`` asks for more: on every case where ``fn`` is wrong, the student's output
+    must be wrong too (the student makes all of this mistake's errors, not just one of them). Use
+    it when outputs take few values (a label 0 / 0.5 / 1), where one case matches many answers.
+    """
     hint: str
     fn: Callable
+    on_every_case: bool = False
 
 
 class _TimeLimit(Exception):
@@ -158,13 +164,15 @@ def _same(a, b) -> bool:
 
 
 def run_check(title: str, fn, reference, cases, *, exercise: str | None = None, start_hint: str = "",
-              mistakes=(), compare_fn=compare, time_limit: float = 10.0, check_mutation: bool = True,
-              compared: str = "", print_fn: Callable[[str], Any] = print) -> bool:
+              mistakes=(), also_right=(), compare_fn=compare, time_limit: float = 10.0,
+              check_mutation: bool = True, compared: str = "", print_fn: Callable[[str], Any] = print) -> bool:
     """Run ``fn`` against ``reference`` on ``cases``; print the verdict; return True iff all pass.
 
     ``exercise`` names the registered :class:`~rlft_core.exercises._hints.Hints` of the exercise:
     its ``start`` text is printed when the stub is not attempted (``start_hint`` when there is
     none), and a bare ``hint()`` afterwards is about this exercise.
+    ``also_right``: other functions whose answers are just as right (another legitimate convention);
+    a case passes when the answer matches the reference or one of them.
     ``check_mutation=False`` for exercises whose contract is an in-place update (tabular Q tables).
     ``compared`` says what is compared when the checker wraps the function (e.g. a loss and its
     gradient), so that "result 1" in a report makes sense.
@@ -200,6 +208,9 @@ def run_check(title: str, fn, reference, cases, *, exercise: str | None = None, 
                 f"   input:{_describe(case, reference)}")
             return False
         problem = compare_fn(expected, got)
+        if problem is not None and any(compare_fn(alt(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs)), got) is None
+                                       for alt in also_right):
+            problem = None
         mutated = not (_same(student_args, pristine[0]) and _same_kwargs(student_kwargs, pristine[1]))
         mutation_note = ("your function changed its inputs in place; compute a new array instead "
                          "(e.g. `x = x.clone()` or `np.array(x, copy=True)` before writing into it)")
@@ -208,7 +219,12 @@ def run_check(title: str, fn, reference, cases, *, exercise: str | None = None, 
         elif problem is not None and check_mutation and mutated:
             problem += f" (and {mutation_note})"
         if problem is not None:
-            hint = _matching_hint(mistakes, case, got)
+            def student_output(other):
+                try:
+                    return _call_with_time_limit(fn, *copy.deepcopy((other.args, other.kwargs)), time_limit)
+                except BaseException:  # noqa: BLE001 - no output, so no mistake matches
+                    return None
+            hint = _matching_hint(mistakes, case, got, student_output, cases, reference)
             if compared:
                 problem += f"\n   (compared: {compared})"
             say(f"❌ {title}: wrong on case '{case.name}': {problem}.\n"
@@ -250,14 +266,26 @@ def _describe(case: Case, reference) -> str:
     return "".join(f"\n      {name:<{width}} = {_short(value, 200)}" for name, value in named)
 
 
-def _matching_hint(mistakes, case: Case, got) -> str | None:
-    for mistake in mistakes:
+def _matching_hint(mistakes, case: Case, got, student_output=None, cases=(), reference=None) -> str | None:
+    """The hint of the first mistake that reproduces ``got`` (and, for ``on_every_case`` mistakes,
+    the student's output, ``student_output(case)``, on every case where the mistake is wrong)."""
+    def mistake_output(mistake, c):
         try:
-            wrong = mistake.fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+            return True, mistake.fn(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
         except Exception:  # noqa: BLE001 - a mistake model that does not apply here
+            return False, None
+    for mistake in mistakes:
+        applies, wrong = mistake_output(mistake, case)
+        if not applies or compare(wrong, got) is not None:
             continue
-        if compare(wrong, got) is None:
-            return mistake.hint
+        if mistake.on_every_case and student_output is not None:
+            def reproduced(c):
+                ok, wrong_c = mistake_output(mistake, c)
+                right_c = reference(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
+                return ok and (compare(right_c, wrong_c) is None or compare(right_c, student_output(c)) is not None)
+            if not all(reproduced(c) for c in cases):
+                continue
+        return mistake.hint
     return None
 
 

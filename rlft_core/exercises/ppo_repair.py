@@ -76,15 +76,16 @@ def reference_ppo_loss(batch, logp_new, entropy, values, config):
 
 # Every line of the loss where a bug can hide, in the order of the code: (slot, {variant: hint}).
 # The first variant of each slot is the planted bug of buggy_ppo_loss; the others are other
-# common mistakes on the same line.
+# common mistakes on the same line, or (ACCEPTED) another convention that is just as right.
 BUG_SLOTS = [
     ("advantages", {
         "variance": "the advantages are divided by their *variance*; standardising divides by the "
                     "standard deviation: (adv - adv.mean()) / (adv.std() + 1e-8).",
         "none": "the advantages are not standardised: (adv - adv.mean()) / (adv.std() + 1e-8) "
                 "(per minibatch, Huang et al. 2022, detail 7).",
-        "population_std": "use adv.std() (torch's default, the unbiased std), as "
-                          "rlft_core.ppo_losses.normalize_advantages does, not unbiased=False."}),
+        "population_std": "not a bug: adv.std(unbiased=False) is the population std (numpy's "
+                          "default, used by OpenAI Baselines); torch's default adv.std() is the "
+                          "unbiased one (CleanRL). Both are accepted."}),
     ("detach", {
         "attached": "batch['logp_old'] comes from the policy that collected the data: a constant. "
                     "Use batch['logp_old'].detach(), or the gradient also flows into the old log-probs."}),
@@ -105,6 +106,9 @@ BUG_SLOTS = [
                 "punishes exploration and collapses the policy).",
         "missing": "the entropy bonus is missing: - config.ent_coef * entropy.mean()."}),
 ]
+
+
+ACCEPTED = {("advantages", "population_std")}     # variants that are not bugs
 
 
 def ppo_loss_variant(bugs: dict):
@@ -184,14 +188,15 @@ def _mistakes():
     slots = [slot for slot, _ in BUG_SLOTS]
     mistakes = []
     for combo in itertools.product(*options):
-        bugs = {slot: v for slot, v in zip(slots, combo) if v is not None}
+        variant = {slot: v for slot, v in zip(slots, combo) if v is not None}
+        bugs = {slot: v for slot, v in variant.items() if (slot, v) not in ACCEPTED}
         if not bugs:
             continue
         first_slot = next(s for s in slots if s in bugs)
         hint = dict(BUG_SLOTS)[first_slot][bugs[first_slot]]
         count = f"{len(bugs)} bug{'s' if len(bugs) > 1 else ''} left"
         mistakes.append((len(bugs), Mistake(f"{count}. The first one ({first_slot}): {hint}",
-                                             _with_gradients(ppo_loss_variant(bugs)))))
+                                             _with_gradients(ppo_loss_variant(variant)))))
     return [m for _, m in sorted(mistakes, key=lambda pair: pair[0])]
 
 
@@ -201,6 +206,7 @@ def check_ppo_loss(fn) -> bool:
     return run_check(
         "check_ppo_loss", _with_gradients(fn), _with_gradients(reference_ppo_loss), _cases(),
         mistakes=_mistakes(), check_mutation=False,
+        also_right=[_with_gradients(ppo_loss_variant(dict(ACCEPTED)))],
         compared="result 0 = the loss; results 1, 2, 3 = its gradients with respect to the policy "
                  "parameters θ (logp_new = logp_new0 + θ, logp_old = logp_old0 + θ/2), the values "
                  "and the entropies",
