@@ -18,11 +18,11 @@ import torch.nn.functional as F
 
 from rlft_core import exercises
 from rlft_core.envs import driving_metrics
-from rlft_core.exercises import driving, lm, ppo_math, ppo_repair, preference, rl
+from rlft_core.exercises import beyond, driving, lm, ppo_math, ppo_repair, preference, rl
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"### BEGIN SOLUTION[^\n]*\n(.*?)### END SOLUTION", re.S)
-CHECKER_MODULES = (exercises, rl, ppo_math, preference, driving, lm, ppo_repair)
+CHECKER_MODULES = (exercises, rl, ppo_math, preference, driving, lm, ppo_repair, beyond)
 
 
 def solution_lines() -> set[str]:
