@@ -86,3 +86,11 @@ def test_the_ipo_reference_is_zero_on_target_and_the_best_of_n_answer_brackets_t
     for budget in (0.7, 3.3):
         n = bisect_n(budget)
         assert math.log(n) - (n - 1) / n <= budget < math.log(n + 1) - n / (n + 1)
+
+
+def test_the_reference_best_of_n_for_kl_refuses_a_negative_or_infinite_budget():
+    from rlft_core.exercises import reference_best_of_n_for_kl
+    assert reference_best_of_n_for_kl(0.0) == 1 and reference_best_of_n_for_kl(1.0) == bisect_n(1.0)
+    for bad in (-0.1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="kl_budget"):
+            reference_best_of_n_for_kl(bad)

@@ -222,7 +222,7 @@ def run_check(title: str, fn, reference, cases, *, exercise: str | None = None, 
             def student_output(other):
                 try:
                     return _call_with_time_limit(fn, *copy.deepcopy((other.args, other.kwargs)), time_limit)
-                except BaseException:  # noqa: BLE001 - no output, so no mistake matches
+                except Exception:  # noqa: BLE001 - no output, so no mistake matches
                     return None
             hint = _matching_hint(mistakes, case, got, student_output, cases, reference)
             if compared:

@@ -26,7 +26,8 @@ HINTS = {
         idea="The bound grows with n, slowly (like log n) and without limit. Start at n = 1 (KL 0) and "
              "increase n while the *next* n still fits in the budget.",
         formula="KL(n) = ln n − (n − 1)/n;   answer = max{ n ≥ 1 : KL(n) ≤ kl_budget }   (natural log: math.log)",
-        notebook="10_challenges_reward_hacking", function="best_of_n_for_kl"),
+        notebook="10_challenges_reward_hacking", function="best_of_n_for_kl",
+        reference="rlft_core.exercises.beyond.reference_best_of_n_for_kl"),
     "noisy_ceiling": Hints(
         start="Inputs: a0, the fraction of pairs on which the labeler agrees with the true ordering "
               "without flips, and f, the probability that it flips a label (a float or a NumPy array). "
@@ -34,7 +35,7 @@ HINTS = {
         idea="A label agrees with the truth in two ways: the labeler was right and the label was not "
              "flipped, or the labeler was wrong and the flip turned it right. Add the two probabilities.",
         formula="a(f) = a0·(1 − f) + (1 − a0)·f = a0 − f·(2·a0 − 1)",
-        notebook="11_faq", function="noisy_ceiling"),
+        notebook="11_faq", function="noisy_ceiling", reference="rlft_core.exercises.beyond.reference_noisy_ceiling"),
 }
 register(HINTS)
 
@@ -82,12 +83,20 @@ def _largest_n(kl_budget, kl_of_n):
     return n
 
 
+def reference_best_of_n_for_kl(kl_budget: float) -> int:
+    r"""The largest :math:`n` whose best-of-n policy stays within ``kl_budget`` nats of the base
+    policy by the bound :math:`\mathrm{KL}(n) = \log n - (n-1)/n` (Stiennon et al. 2020; Beirami et
+    al. 2024): :math:`\max\{n \ge 1 : \mathrm{KL}(n) \le \text{budget}\}`."""
+    from ..rlhf import best_of_n_kl
+    if not np.isfinite(kl_budget) or kl_budget < 0:
+        raise ValueError(f"kl_budget must be a finite number >= 0, got {kl_budget!r}")
+    return _largest_n(kl_budget, best_of_n_kl)
+
+
 def check_best_of_n_for_kl(fn) -> bool:
     """``fn(kl_budget) -> int``: the largest n with log n − (n−1)/n ≤ kl_budget."""
     from ..rlhf import best_of_n_kl
-
-    def best_of_n_for_kl(kl_budget):
-        return _largest_n(kl_budget, best_of_n_kl)
+    best_of_n_for_kl = reference_best_of_n_for_kl
     # 1 nat comes early: the mistakes below first fail there, each with a different n
     budgets = {"a zero budget allows n = 1 only": 0.0, "1 nat": 1.0, "0.3 nats": 0.3,
                "just above KL(8)": best_of_n_kl(8) + 1e-9, "just below KL(8)": best_of_n_kl(8) - 1e-9,
@@ -106,11 +115,17 @@ def check_best_of_n_for_kl(fn) -> bool:
 
 
 # ---------------------------------------------------------------- 11: the ceiling under flip noise
+def reference_noisy_ceiling(a0, f):
+    r"""Agreement with the true ordering of a labeler that agrees on a fraction ``a0`` of pairs and
+    then flips each label with probability ``f``: :math:`a_0(1-f) + (1-a_0)f = a_0 - f(2a_0 - 1)`
+    (the flip noise of :meth:`rlft_core.preferences.BradleyTerryLabeler.agreement_rate`)."""
+    return a0 * (1 - f) + (1 - a0) * f
+
+
 def check_noisy_ceiling(fn) -> bool:
     """``fn(a0, f) -> float or array``: the agreement with the truth after flipping each label with
     probability f, a0 − f(2a0 − 1) (``BradleyTerryLabeler.agreement_rate``'s flip noise)."""
-    def noisy_ceiling(a0, f):
-        return a0 * (1 - f) + (1 - a0) * f
+    noisy_ceiling = reference_noisy_ceiling
     cases = [Case("no flips", (0.9, 0.0)), Case("a0 = 0.9, f = 0.2", (0.9, 0.2)),
              Case("f = 0.5: a coin flip, whatever a0", (0.75, 0.5)),
              Case("a perfect labeler, f = 0.3", (1.0, 0.3)),
