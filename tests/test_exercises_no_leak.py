@@ -5,6 +5,7 @@ The solution lines are read from solutions/*.ipynb (every line of 20 characters 
 ``NotImplementedError``, once directly and once as each chapter notebook calls them.
 """
 import ast
+import inspect
 import contextlib
 import io
 import re
@@ -97,3 +98,29 @@ def test_chapter_checker_calls_on_the_shipped_stubs_print_no_solution_line(path)
         assert passed is False, f"{path.name}: the shipped stub {function_name} passes {checker_name}"
         assert "not attempted" in out.getvalue()
         assert leaked(out.getvalue()) == [], f"{path.name}: {checker_name} prints solution code"
+
+
+def shown_sources(path: Path):
+    """``(name, source)`` of every ``show_source(name)`` of a chapter, resolved through its imports."""
+    import importlib
+    import inspect
+    text = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+    imported = {}
+    for module, in_parens, on_line in re.findall(r"^\s*from (rlft_core[\w.]*) import (?:\(([^)]*)\)|([\w, ]+))", text, re.M):
+        for name in re.findall(r"\w+", in_parens or on_line):
+            imported[name] = module
+    for target in re.findall(r"show_source\(([\w.]+)\)", text):
+        head, *attrs = target.split(".")
+        obj = getattr(importlib.import_module(imported[head]), head)
+        for attr in attrs:
+            obj = getattr(obj, attr)
+        yield target, inspect.getsource(obj)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_package_code_a_chapter_shows_holds_no_solution_line(path):
+    """show_source must not hand out an exercise's answer (notebook 03 once showed the package's
+    clipped loss, the answer of exercise 4b). The repair exercise's buggy starting code is given."""
+    given = {line.strip() for line in inspect.getsource(ppo_repair.buggy_ppo_loss).splitlines()}
+    for target, source in shown_sources(path):
+        assert [line for line in leaked(source) if line not in given] == [], f"{path.name}: show_source({target})"
