@@ -65,10 +65,11 @@ def _nothing_checked() -> str:
             f"hint('gae'). Exercises: {', '.join(sorted(_REGISTRY))}.")
 
 
-def hint(exercise=None) -> str:
+def hint(exercise=None) -> None:
     """Print the next hint for ``exercise`` (default: the last one checked): the idea, then the formula.
 
-    Returns the text printed. Code is never shown here; :func:`show_solution` does that.
+    Prints and returns None (so a notebook does not echo the text a second time). Code is never
+    shown here; :func:`show_solution` does that.
     """
     name = _name(exercise)
     if name is None:
@@ -84,7 +85,6 @@ def hint(exercise=None) -> str:
             text = (f"No more hints for '{name}': you have the idea and the formula. To see a worked "
                     f"solution, call show_solution() (or open solutions/{hints.notebook}.ipynb).")
     print(text)
-    return text
 
 
 def _solution_from_notebook(hints: Hints) -> str | None:
@@ -100,7 +100,7 @@ def _solution_from_notebook(hints: Hints) -> str | None:
     return None
 
 
-def show_solution(exercise=None) -> str:
+def show_solution(exercise=None) -> None:
     """Print a worked solution of ``exercise`` (default: the last one checked). Try first: ``hint()``."""
     name = _name(exercise)
     if name is None:
@@ -118,4 +118,3 @@ def show_solution(exercise=None) -> str:
         else:
             text = f"The worked solution of '{name}' is in solutions/{hints.notebook}.ipynb."
     print(text)
-    return text
