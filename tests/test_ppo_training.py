@@ -50,12 +50,16 @@ def test_ppo_solves_cartpole_within_100k_steps(seed):
     assert evaluate(agent, "CartPole-v1", episodes=10, seed=123) >= 475
 
 
-def test_ppo_swings_up_pendulum_from_random_level():
+@pytest.mark.slow
+def test_ppo_preset_swings_up_pendulum_within_50k_steps():
     agent, history = train_ppo("Pendulum-v1", PPOConfig.pendulum(), seed=0)  # a 50k-step budget
     first_returns = [ret for r in history[:3] for ret in r["episode_returns"]]
     assert len(first_returns) >= 8 and np.mean(first_returns) < -900   # untrained: about -1200
     assert history[-1]["global_step"] <= 50_000
-    assert evaluate(agent, "Pendulum-v1", episodes=20, seed=123) > -400
+    # The benchmark's criterion (bench/ppo_pendulum.py): the last-20 training-episode mean reaches
+    # -200, and the greedy final policy scores >= -250 on fresh starts (optimal is about -150).
+    assert any(r["mean_return"] >= -200 for r in history), "the last-20 mean never reached -200"
+    assert evaluate(agent, "Pendulum-v1", episodes=20, seed=123) >= -250
 
 
 # ----------------------------------------------------------------------------- truncation
