@@ -411,3 +411,21 @@ def test_train_ppo_continues_an_existing_agent_and_rejects_one_that_does_not_fit
         train_ppo("CartPole-v1", config, agent=ActorCritic(3, {"kind": "discrete", "n": 2, "start": 0}))
     with pytest.raises(ValueError, match="normalize_obs"):
         train_ppo("CartPole-v1", PPOConfig(total_timesteps=1024, normalize_obs=True), agent=agent)
+
+
+def test_train_ppo_takes_its_advantages_from_advantage_fn():
+    seen = []
+
+    def zero_advantages(rewards, values, dones, last_value, gamma, lam):
+        seen.append((rewards.shape, gamma, lam))
+        return np.zeros_like(rewards), np.zeros_like(rewards)
+    config = PPOConfig(total_timesteps=1024)
+    torch.manual_seed(0)
+    agent = ActorCritic(4, {"kind": "discrete", "n": 2, "start": 0})
+    actor_before = [p.detach().clone() for p in agent.actor.parameters()]
+    train_ppo("CartPole-v1", config, seed=0, agent=agent, advantage_fn=zero_advantages)
+    assert seen == [((config.num_steps, config.num_envs), config.gamma, config.gae_lambda)] * 2
+    # Zero advantages give the policy term no gradient: the actor stays where it was.
+    assert all(torch.equal(p, b) for p, b in zip(agent.actor.parameters(), actor_before))
+    with pytest.raises(ValueError, match="advantage_fn"):
+        train_ppo("CartPole-v1", config, advantage_fn="gae")
