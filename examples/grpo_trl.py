@@ -2,10 +2,10 @@
 
 By default everything is built here, on the CPU, with nothing downloaded: a GPT-2 of the tiny
 GPT's size (2 layers × 64, 4 heads) whose vocabulary is the arithmetic task's 15 characters in
-the same order as ``rlft_core.arithmetic.TOKENIZER``, so the same SFT corpus (carry dropped in 70 %
+the same order as ``rlft_core.arithmetic.TOKENIZER``, so the same SFT corpus (carry dropped in 60 %
 of carry examples) feeds it token for token. The script fine-tunes it on that corpus with a plain
 PyTorch loop, then runs ``trl.GRPOTrainer`` with the settings of ``rlft_core.grpo_train.GRPOConfig``
-(16 prompts × 8 completions, lr 5e-4, loss_type "dapo", β = 0, one iteration per batch) and prints
+(32 prompts × 8 completions, lr 5e-4, loss_type "dapo", β = 0, one iteration per batch) and prints
 the greedy accuracy on held-out problems before and after::
 
     python examples/grpo_trl.py                        # ~minutes on 2 CPU cores
@@ -74,9 +74,9 @@ def tiny_gpt2(seed: int = 0, n_layer: int = 2, n_embd: int = 64, n_head: int = 4
     return GPT2LMHeadModel(config)
 
 
-def sft(model, problems, steps: int, batch_size: int = 64, lr: float = 3e-3, seed: int = 0):
+def sft(model, problems, steps: int, batch_size: int = 128, lr: float = 3e-3, seed: int = 0):
     """Next-token cross-entropy on the completions of the flawed corpus (a plain PyTorch loop)."""
-    corpus = task.sft_corpus(problems, 20_000, wrong_carry_fraction=0.7, seed=seed)
+    corpus = task.sft_corpus(problems, 20_000, wrong_carry_fraction=0.6, seed=seed)
     tokens = torch.nn.utils.rnn.pad_sequence([torch.tensor(s) for s in corpus], batch_first=True)  # (N, L)
     labels = tokens.masked_fill(tokens == 0, -100)
     labels[:, :task.PROMPT_LENGTH] = -100                      # learn the answer, not the prompt
@@ -115,7 +115,7 @@ def grpo_config(output_dir: str, max_steps: int, bf16: bool = False, **overrides
     from trl import GRPOConfig
 
     settings = dict(output_dir=output_dir, max_steps=max_steps, learning_rate=5e-4, lr_scheduler_type="constant",
-                    num_generations=8, per_device_train_batch_size=128,       # 16 prompts × 8 completions
+                    num_generations=8, per_device_train_batch_size=256,       # 32 prompts × 8 completions
                     max_completion_length=task.MAX_COMPLETION_LENGTH, temperature=1.0, beta=0.0,
                     loss_type="dapo", scale_rewards="group", num_iterations=1, epsilon=0.2,
                     max_grad_norm=1.0, weight_decay=0.0, warmup_steps=0, use_cpu=not torch.cuda.is_available(),

@@ -5,9 +5,10 @@ reward model of RLHF by a program that checks the answer: here an exact match. T
 enough for the course's :class:`~rlft_core.tiny_lm.TinyGPT` to learn on a CPU in seconds, and it
 has the one property that makes RL necessary: a **flawed SFT corpus**. In a fraction
 ``wrong_carry_fraction`` of the examples that need a carry (the units digits add up to 10 or
-more) the carry is dropped (``47+38=75``). Imitation learns the majority answer, so greedy
-decoding gets almost every carry problem wrong and SFT plateaus near 50 % accuracy; sampling
-still finds the right answer now and then, and only the reward can tell which one it was.
+more) the carry is dropped (``47+38=75``). With the default 0.6, imitation learns the majority
+answer, so greedy decoding gets most carry problems wrong (about 45 % of all problems need a
+carry) and SFT plateaus near 55-60 % accuracy; sampling still finds the right answer now and then,
+and only the reward can tell which one it was.
 
 Sequences are ``<bos> a + b = answer <eos>`` with one token per character: the prompt
 ``<bos>47+38=`` always has 7 tokens and the completion at most 4 (``"198"`` + ``<eos>``).
@@ -78,7 +79,7 @@ def encode_prompts(problems, tokenizer: CharTokenizer = TOKENIZER) -> torch.Tens
     return torch.tensor([[tokenizer.bos_id, *tokenizer.encode(f"{a}+{b}=")] for a, b in problems])
 
 
-def sft_corpus(problems, n: int, wrong_carry_fraction: float = 0.7, seed: int = 0,
+def sft_corpus(problems, n: int, wrong_carry_fraction: float = 0.6, seed: int = 0,
                tokenizer: CharTokenizer = TOKENIZER) -> list[list[int]]:
     """``n`` demonstrations ``<bos>a+b=answer<eos>`` drawn from ``problems``; in each carry example
     the answer drops the carry with probability ``wrong_carry_fraction`` (drawn per example)."""

@@ -33,6 +33,7 @@ from .tiny_lm import generate, token_logprobs
 from .utils import seed_everything
 
 ADVANTAGES = ("grpo", "rloo", "none")
+SFT_CONFIG = SFTConfig(steps=600, batch_size=128, lr=3e-3)   # the flawed SFT starting point of notebook 12
 
 
 @dataclass
@@ -40,7 +41,7 @@ class GRPOConfig:
     """Hyperparameters of :func:`train_grpo`; names follow TRL's ``GRPOConfig`` where one exists."""
 
     steps: int = 60                       # optimiser steps on fresh samples (TRL: max_steps)
-    prompts_per_step: int = 16            # distinct problems per batch
+    prompts_per_step: int = 32            # distinct problems per batch
     num_generations: int = 8              # G, completions per problem (TRL's default 8)
     learning_rate: float = 5e-4           # TRL's default 1e-6 is for billion-parameter models
     advantage: str = "grpo"               # "grpo" (group-normalised), "rloo" (leave-one-out), "none" (raw reward)
@@ -189,7 +190,7 @@ class ExpertIterationConfig:
 
     rounds: int = 6                       # sample-filter-fine-tune rounds
     steps_per_round: int = 10             # sampling batches per round (the GRPO step budget it matches)
-    prompts_per_step: int = 16            # problems per sampling batch, as in GRPOConfig
+    prompts_per_step: int = 32            # problems per sampling batch, as in GRPOConfig
     num_generations: int = 8              # samples per problem, as in GRPOConfig
     sft_steps: int = 10                   # SFT gradient steps on the kept samples, each round
     sft_batch_size: int = 64              # SFT minibatch size
@@ -250,13 +251,13 @@ def expert_iteration(model, problems, test_problems, config: ExpertIterationConf
     return history
 
 
-def sft_model(n_examples: int = 20_000, wrong_carry_fraction: float = 0.7, config: SFTConfig | None = None,
+def sft_model(n_examples: int = 20_000, wrong_carry_fraction: float = 0.6, config: SFTConfig | None = None,
               seed: int = 0, progress: bool = False):
     """The flawed SFT starting point: a fresh :func:`~rlft_core.arithmetic.new_model` trained on
     :func:`~rlft_core.arithmetic.sft_corpus`. Returns ``(model, train_problems, test_problems)``."""
     train_problems, test_problems = task.split_problems(seed=0)
     corpus = task.sft_corpus(train_problems, n_examples, wrong_carry_fraction, seed=seed)
     model = task.new_model(seed=seed)
-    train_sft(model, corpus, task.PROMPT_LENGTH, config or SFTConfig(steps=400, batch_size=64, lr=3e-3),
+    train_sft(model, corpus, task.PROMPT_LENGTH, config or SFT_CONFIG,
               seed=seed, progress=progress)
     return model, train_problems, test_problems
