@@ -153,8 +153,10 @@ def train_grpo(model, problems, test_problems, config: GRPOConfig | None = None,
             ref_logp = token_logprobs(ref_model, sequences, start)                         # (N, T)
             old_logp = token_logprobs(model, sequences, start) if config.num_iterations > 1 else None
         model.train()
-        for _ in range(config.num_iterations):
+        for iteration in range(config.num_iterations):
             logp = token_logprobs(model, sequences, start)                                 # (N, T)
+            if iteration == 0:
+                sampling_logp = logp.detach()                    # the policy that sampled this batch
             loss = grpo_loss(logp, logp.detach() if old_logp is None else old_logp, advantages, completion_mask,
                              clip_eps=config.epsilon, clip_eps_high=config.epsilon_high, loss_type=config.loss_type,
                              max_completion_length=config.max_completion_length, ref_logp=ref_logp,
@@ -164,7 +166,7 @@ def train_grpo(model, problems, test_problems, config: GRPOConfig | None = None,
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
         model.eval()
-        kl = (kl_estimate(logp.detach(), ref_logp, "k3") * completion_mask).sum(dim=1).mean()
+        kl = (kl_estimate(sampling_logp, ref_logp, "k3") * completion_mask).sum(dim=1).mean()
         train_seconds += time.perf_counter() - tic
         grouped = rewards.view(-1, G)
         record = {"step": step, "time": train_seconds, "loss": loss.item(), "reward": rewards.mean().item(),

@@ -1,4 +1,5 @@
 """GRPO's pieces against naive loops, closed forms, exact enumeration and finite differences."""
+import copy
 import itertools
 import math
 import statistics
@@ -294,3 +295,119 @@ def test_rloo_loss_matches_a_sequence_loop():
         terms.append(-torch.minimum(ratio * adv[i], ratio.clamp(0.8, 1.25) * adv[i]))
     torch.testing.assert_close(rloo_loss(logp, old_logp, adv, mask, clip_eps=0.2, clip_eps_high=0.25),
                                sum(terms) / len(terms))
+
+
+# ------------------------------------------------------------------------------ the addition task
+from rlft_core import arithmetic as task  # noqa: E402
+from rlft_core.grpo_train import (ExpertIterationConfig, GRPOConfig, compute_advantages, evaluate,  # noqa: E402
+                                  expert_iteration, sft_model, train_grpo)
+from rlft_core.rlhf import SFTConfig  # noqa: E402
+
+
+def test_character_tokenizer_round_trips_and_keeps_the_special_ids():
+    ids = task.TOKENIZER.encode("47+38=85")
+    assert len(ids) == 8 and len(task.TOKENIZER) == 15
+    assert task.TOKENIZER.decode([task.TOKENIZER.bos_id, *ids, task.TOKENIZER.eos_id, 0, 0]) == "<bos>47+38=85<eos>"
+    with pytest.raises(ValueError, match="alphabet"):
+        task.TOKENIZER.encode("4*3")
+
+
+def test_dropped_carry_and_has_carry_against_digit_arithmetic():
+    for a, b in task.all_problems()[::37]:
+        units, tens = (a % 10 + b % 10), (a // 10 + b // 10)
+        assert task.has_carry(a, b) == (units >= 10)
+        assert task.dropped_carry_sum(a, b) == int(str(tens) + str(units % 10))
+    assert task.dropped_carry_sum(47, 38) == 75 and task.dropped_carry_sum(12, 34) == 46
+
+
+def test_corpus_drops_the_carry_in_the_requested_fraction():
+    problems = task.all_problems()
+    corpus = task.sft_corpus(problems, 4000, wrong_carry_fraction=0.6, seed=1)
+    wrong_carry, carry, wrong_plain = 0, 0, 0
+    for seq in corpus:
+        text = task.TOKENIZER.decode(seq[1:-1])
+        a, b = (int(x) for x in text.split("=")[0].split("+"))
+        answer = int(text.split("=")[1])
+        if task.has_carry(a, b):
+            carry += 1
+            wrong_carry += answer != a + b
+        else:
+            wrong_plain += answer != a + b
+    assert wrong_plain == 0
+    assert abs(wrong_carry / carry - 0.6) < 4 * math.sqrt(0.24 / carry)
+
+
+def test_exact_match_reward_needs_the_sum_then_eos():
+    problems = [(47, 38), (47, 38), (47, 38), (10, 10)]
+    rows = [task.TOKENIZER.encode(s) for s in ("85", "75", "855", "20")]
+    tok = task.TOKENIZER
+    prompts = task.encode_prompts(problems)
+    completions = torch.tensor([[*rows[0], tok.eos_id, 0], [*rows[1], tok.eos_id, 0], [*rows[2], tok.eos_id],
+                                [*rows[3], 0, 0]])          # the last one was cut before <eos>
+    rewards = task.exact_match_rewards(torch.cat([prompts, completions], dim=1), problems)
+    assert rewards.tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+def brute_force_pass_at_k(n, c, k):
+    outcomes = [1] * c + [0] * (n - c)
+    subsets = list(itertools.combinations(range(n), k))
+    return sum(any(outcomes[i] for i in s) for s in subsets) / len(subsets)
+
+
+@pytest.mark.parametrize("n,c,k", [(5, 0, 1), (5, 2, 1), (6, 2, 3), (8, 1, 4), (7, 7, 2), (10, 3, 10), (9, 4, 2)])
+def test_pass_at_k_equals_enumeration_over_all_subsets(n, c, k):
+    assert task.pass_at_k(n, c, k) == pytest.approx(brute_force_pass_at_k(n, c, k), abs=1e-12)
+
+
+def test_pass_at_k_takes_arrays_and_checks_its_arguments():
+    np.testing.assert_allclose(task.pass_at_k(np.array([4, 4]), np.array([1, 2]), 1), [0.25, 0.5])
+    with pytest.raises(ValueError, match="k"):
+        task.pass_at_k(3, 1, 4)
+    with pytest.raises(ValueError, match="c"):
+        task.pass_at_k(3, 5, 1)
+
+
+def test_no_baseline_advantage_is_the_raw_reward_and_unknown_names_fail():
+    rewards = torch.tensor([1.0, 0.0, 1.0, 1.0])
+    torch.testing.assert_close(compute_advantages(rewards, 2, "none"), rewards)
+    torch.testing.assert_close(compute_advantages(rewards, 2, "rloo"), rloo_advantages(rewards, 2))
+    with pytest.raises(ValueError, match="advantage"):
+        compute_advantages(rewards, 2, "ppo")
+
+
+@pytest.mark.parametrize("bad", [dict(num_generations=1), dict(advantage="ppo"), dict(loss_type="bnpo"),
+                                 dict(learning_rate=0.0), dict(beta=-0.1), dict(epsilon=1.5), dict(steps=0)])
+def test_grpo_config_rejects_bad_values_by_name(bad):
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name):
+        GRPOConfig(**bad)
+
+
+def test_train_grpo_is_deterministic_and_logs_what_the_notebook_plots(one_thread):
+    model = task.new_model(seed=0)
+    train, test = task.split_problems()
+    config = GRPOConfig(steps=2, prompts_per_step=4, eval_every=2, eval_problems=8, eval_samples=2, beta=0.1,
+                        num_iterations=2)
+    runs = [train_grpo(copy.deepcopy(model), train, test, config, seed=3) for _ in range(2)]
+    for key in ("reward", "frac_zero_std", "kl", "completion_length", "greedy_accuracy", "pass_at_1"):
+        assert key in runs[0][-1]
+    assert [r["loss"] for r in runs[0][1:]] == [r["loss"] for r in runs[1][1:]]
+    assert runs[0][1]["kl"] == 0.0                                   # step 1 samples from π_ref itself
+
+
+@pytest.mark.slow
+def test_grpo_lifts_the_flawed_sft_model_to_ninety_percent(one_thread):
+    sft, train, test = sft_model(seed=0)
+    before = evaluate(sft, test[:256])["greedy_accuracy"]
+    history = train_grpo(copy.deepcopy(sft), train, test, GRPOConfig(steps=40), seed=0)
+    best = max(r["greedy_accuracy"] for r in history if "greedy_accuracy" in r)
+    assert 0.4 <= before <= 0.75
+    assert best >= 0.9
+
+
+@pytest.mark.slow
+def test_expert_iteration_improves_on_sft(one_thread):
+    sft, train, test = sft_model(seed=0)
+    history = expert_iteration(copy.deepcopy(sft), train, test, ExpertIterationConfig(rounds=3), seed=0)
+    assert history[-1]["greedy_accuracy"] > history[0]["greedy_accuracy"] + 0.1
+    assert all(r["kept"] > 0 for r in history[1:])
