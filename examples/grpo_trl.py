@@ -74,7 +74,7 @@ def tiny_gpt2(seed: int = 0, n_layer: int = 2, n_embd: int = 64, n_head: int = 4
     return GPT2LMHeadModel(config)
 
 
-def sft(model, problems, steps: int, batch_size: int = 128, lr: float = 3e-3, seed: int = 0):
+def sft(model, problems, steps: int, batch_size: int = 128, lr: float = 5e-3, seed: int = 0):
     """Next-token cross-entropy on the completions of the flawed corpus (a plain PyTorch loop)."""
     corpus = task.sft_corpus(problems, 20_000, wrong_carry_fraction=0.6, seed=seed)
     tokens = torch.nn.utils.rnn.pad_sequence([torch.tensor(s) for s in corpus], batch_first=True)  # (N, L)
