@@ -135,7 +135,7 @@ def train_grpo(model, problems, test_problems, config: GRPOConfig | None = None,
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
     ref_model = copy.deepcopy(model) if ref_model is None else ref_model
-    ref_model.eval().requires_grad_(False)
+    ref_model.eval()                                   # used under no_grad only; its flags stay as they are
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
     eval_set = list(test_problems)[:config.eval_problems]
     G, start = config.num_generations, task.PROMPT_LENGTH

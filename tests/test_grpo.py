@@ -411,3 +411,14 @@ def test_expert_iteration_improves_on_sft(one_thread):
     history = expert_iteration(copy.deepcopy(sft), train, test, ExpertIterationConfig(rounds=3), seed=0)
     assert history[-1]["greedy_accuracy"] > history[0]["greedy_accuracy"] + 0.1
     assert all(r["kept"] > 0 for r in history[1:])
+
+
+def test_train_grpo_leaves_the_reference_model_trainable_and_unchanged(one_thread):
+    """The SFT model is reused as the start of later runs: training must not freeze or move it."""
+    sft = task.new_model(seed=1)
+    before = [p.detach().clone() for p in sft.parameters()]
+    train, test = task.split_problems()
+    train_grpo(copy.deepcopy(sft), train, test, GRPOConfig(steps=1, prompts_per_step=2, eval_problems=4, eval_samples=1),
+               ref_model=sft, seed=0)
+    assert all(p.requires_grad for p in sft.parameters())
+    assert all(torch.equal(b, p) for b, p in zip(before, sft.parameters()))
