@@ -397,7 +397,7 @@ def test_train_grpo_is_deterministic_and_logs_what_the_notebook_plots(one_thread
 
 @pytest.mark.slow
 def test_grpo_lifts_the_flawed_sft_model_to_ninety_percent(one_thread):
-    sft, train, test = sft_model(seed=0)
+    sft, train, test = sft_model(seed=1)                 # the notebook's SFT seed
     before = evaluate(sft, test[:256])["greedy_accuracy"]
     history = train_grpo(copy.deepcopy(sft), train, test, GRPOConfig(steps=40), seed=0)
     best = max(r["greedy_accuracy"] for r in history if "greedy_accuracy" in r)
