@@ -301,7 +301,6 @@ def test_rloo_loss_matches_a_sequence_loop():
 from rlft_core import arithmetic as task  # noqa: E402
 from rlft_core.grpo_train import (ExpertIterationConfig, GRPOConfig, compute_advantages, evaluate,  # noqa: E402
                                   expert_iteration, sft_model, train_grpo)
-from rlft_core.rlhf import SFTConfig  # noqa: E402
 
 
 def test_character_tokenizer_round_trips_and_keeps_the_special_ids():
