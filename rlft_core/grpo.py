@@ -89,8 +89,8 @@ def rloo_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
 
     The baseline does not depend on sample *i*, so the policy gradient stays unbiased (Kool et al.
     2019, "Buy 4 REINFORCE Samples, Get a Baseline for Free!"; Ahmadian et al. 2024, "Back to
-    Basics: Revisiting REINFORCE-Style Optimization for Learning from Human Feedback in LLMs",
-    eq. (5)). No division by a standard deviation. Returns ``(N,)``.
+    Basics: Revisiting REINFORCE-Style Optimization for Learning from Human Feedback in LLMs").
+    No division by a standard deviation. Returns ``(N,)``.
     """
     _check_grouped_rewards(rewards, group_size)
     grouped = rewards.view(-1, group_size)                                  # (num_prompts, G)
@@ -173,7 +173,7 @@ def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tens
     * ``"dapo"``: :math:`\sum_{i,t}\ell_{i,t} / \sum_i |y_i|`, every token of the batch weighs the
       same (Yu et al. 2025, "DAPO", §3.3 token-level loss; TRL's default);
     * ``"dr_grpo"``: :math:`\sum_{i,t}\ell_{i,t} / (B\cdot L_{max})` with ``max_completion_length``
-      :math:`L_{max}`, a constant (Liu et al. 2025, "Dr. GRPO", §3.1).
+      :math:`L_{max}`, a constant (Liu et al. 2025, "Understanding R1-Zero-Like Training", Dr. GRPO).
 
     With one update per batch (``num_iterations=1``) :math:`\rho = 1` in value, yet its gradient is
     :math:`\nabla\log\pi_\theta`: pass ``old_logp = logp.detach()``. Returns a scalar.
@@ -204,8 +204,8 @@ def rloo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tens
 
     .. math:: L = \frac1B\sum_i -\min\big(\rho_i\hat A_i,\ \operatorname{clip}(\rho_i, 1-\epsilon, 1+\epsilon_{high})\hat A_i\big)
 
-    with :math:`\hat A` from :func:`rloo_advantages` (Ahmadian et al. 2024, "Back to Basics", §3.2:
-    the whole completion is one action). Returns a scalar.
+    with :math:`\hat A` from :func:`rloo_advantages` (Ahmadian et al. 2024, "Back to Basics": the
+    whole completion is modelled as one action). Returns a scalar.
     """
     _check_token_tensors(logp, mask, old_logp=old_logp)
     check_tensor("advantages", advantages, ndim=1)
