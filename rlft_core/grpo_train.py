@@ -122,9 +122,9 @@ def train_grpo(model, problems, test_problems, config: GRPOConfig | None = None,
     ``ref_model``: the frozen SFT model for β·KL and for the logged ``kl`` (default: a copy of
     ``model`` taken at the start). Returns one record per step: ``step``, ``reward`` (accuracy of
     the training samples), ``frac_zero_std`` (share of groups whose rewards are all equal: they
-    teach nothing), ``kl`` (sequence KL to the reference, the mean over completions of the summed
-    k3), ``completion_length``, ``loss``, ``time`` (training seconds so far, evaluation excluded),
-    and every ``eval_every`` steps ``greedy_accuracy`` and ``pass_at_1``. ``callback(record)``
+    teach nothing), ``completion_length``, ``loss``, ``time`` (training seconds so far, evaluation
+    excluded), and every ``eval_every`` steps ``greedy_accuracy``, ``pass_at_1`` and ``kl`` (sequence
+    KL to the reference, the mean over completions of the summed k3; every step when ``beta > 0``). ``callback(record)``
     returning True stops.
     """
     config = config or GRPOConfig()
@@ -149,8 +149,9 @@ def train_grpo(model, problems, test_problems, config: GRPOConfig | None = None,
         _, sequences, completion_mask, rewards = sample_groups(
             model, problems, config.prompts_per_step, G, generator, config.temperature, config.max_completion_length)
         advantages = compute_advantages(rewards, G, config.advantage, config.scale_rewards)   # (N,)
-        with torch.no_grad():
-            ref_logp = token_logprobs(ref_model, sequences, start)                         # (N, T)
+        evaluating = step % config.eval_every == 0 or step == config.steps
+        with torch.no_grad():   # with beta = 0 the reference is only needed for the logged KL (as in TRL)
+            ref_logp = token_logprobs(ref_model, sequences, start) if config.beta > 0 or evaluating else None
             old_logp = token_logprobs(model, sequences, start) if config.num_iterations > 1 else None
         model.train()
         for iteration in range(config.num_iterations):
@@ -166,13 +167,14 @@ def train_grpo(model, problems, test_problems, config: GRPOConfig | None = None,
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
         model.eval()
-        kl = (kl_estimate(sampling_logp, ref_logp, "k3") * completion_mask).sum(dim=1).mean()
         train_seconds += time.perf_counter() - tic
         grouped = rewards.view(-1, G)
         record = {"step": step, "time": train_seconds, "loss": loss.item(), "reward": rewards.mean().item(),
                   "frac_zero_std": (grouped == grouped[:, :1]).all(dim=1).float().mean().item(),
-                  "kl": kl.item(), "completion_length": completion_mask.sum(dim=1).float().mean().item()}
-        if step % config.eval_every == 0 or step == config.steps:
+                  "completion_length": completion_mask.sum(dim=1).float().mean().item()}
+        if ref_logp is not None:
+            record["kl"] = (kl_estimate(sampling_logp, ref_logp, "k3") * completion_mask).sum(dim=1).mean().item()
+        if evaluating:
             record.update(evaluate(model, eval_set, config.eval_samples))
         history.append(record)
         if bar is not None:
