@@ -2,8 +2,9 @@
 import pytest
 import torch
 
-from rlft_core.exercises.grpo import (EXERCISES, check_group_advantages, check_grpo_token_loss, check_k3, grpo_hint,
-                                      grpo_show_solution)
+from rlft_core.exercises import hint
+from rlft_core.exercises._hints import _solution_from_notebook, hints_for
+from rlft_core.exercises.grpo import HINTS, check_group_advantages, check_grpo_token_loss, check_k3
 
 
 def stub(*args, **kwargs):
@@ -66,34 +67,37 @@ def test_k3_checker(capsys):
     assert "reverse KL" in capsys.readouterr().out
 
 
+def _worked_solution(name):
+    """The body of the exercise's function in solutions/12 (what show_solution prints)."""
+    code = _solution_from_notebook(hints_for(name))
+    assert code is not None, f"no def {hints_for(name).function} in solutions/12"
+    return code
+
+
 @pytest.mark.parametrize("check,name", [(check_group_advantages, "group_advantages"),
                                         (check_grpo_token_loss, "grpo_token_loss"), (check_k3, "k3")])
 def test_an_unattempted_exercise_says_how_to_start_without_the_solution(check, name, capsys):
     assert not check(stub)
     out = capsys.readouterr().out
-    assert "not attempted" in out and f"grpo_hint('{name}', 1)" in out
-    solution_lines = [line.strip() for line in grpo_show_solution(name).splitlines() if line.strip()]
-    capsys.readouterr()
-    assert not any(line in out for line in solution_lines)
+    assert "not attempted" in out and "hint()" in out
+    body = _worked_solution(name).splitlines()[1:]                      # the lines under the def
+    solution_lines = [line.strip() for line in body if len(line.strip()) >= 12 and not line.strip().startswith("#")]
+    assert solution_lines and not any(line in out for line in solution_lines)
 
 
-def test_hints_come_in_two_tiers_and_reject_unknown_names(capsys):
-    for name in EXERCISES:
-        assert grpo_hint(name, 1) != grpo_hint(name, 2)
-    with pytest.raises(ValueError, match="name"):
-        grpo_hint("gae")
-    with pytest.raises(ValueError, match="tier"):
-        grpo_hint("k3", 3)
+def test_hints_come_in_two_tiers(capsys):
+    for name in HINTS:
+        hint(name)
+        idea = capsys.readouterr().out
+        hint(name)
+        formula = capsys.readouterr().out
+        assert HINTS[name].idea in idea and HINTS[name].formula in formula and idea != formula
 
 
-def test_the_shown_solutions_pass_their_checkers():
-    namespace = {"torch": torch}
-    signatures = {"group_advantages": "rewards, group_size, eps=1e-4",
-                  "grpo_token_loss": "logp, old_logp, advantages, mask, clip_eps, loss_type, max_completion_length",
-                  "k3": "logp, ref_logp"}
-    for name, args in signatures.items():
-        body = "\n".join("    " + line for line in grpo_show_solution(name).splitlines())
-        exec(f"def solution({args}):\n{body}", namespace)
-        checker = {"group_advantages": check_group_advantages, "grpo_token_loss": check_grpo_token_loss,
-                   "k3": check_k3}[name]
-        assert checker(namespace["solution"])
+def test_the_worked_solutions_pass_their_checkers():
+    checkers = {"group_advantages": check_group_advantages, "grpo_token_loss": check_grpo_token_loss,
+                "k3": check_k3}
+    for name, checker in checkers.items():
+        namespace = {"torch": torch}
+        exec(_worked_solution(name), namespace)
+        assert checker(namespace[hints_for(name).function])

@@ -1,85 +1,48 @@
 """Checkers for notebook 12: group advantages, the masked clipped per-token GRPO loss, and k3.
 
-Unattempted, a checker says where to start (never the answer). ``grpo_hint(name, tier)`` gives
-more on request: tier 1 the idea, tier 2 the formula; ``grpo_show_solution(name)`` prints code and
-is the only thing here that does.
+Unattempted, a checker says where to start (never the answer); ``hint()`` gives more on request
+(once the idea, twice the formula) and only ``show_solution()`` shows code, as for every exercise.
 """
 from __future__ import annotations
-
-import textwrap
 
 import torch
 
 from ._core import Case, Mistake, compare, run_check
+from ._hints import Hints, register
 
-EXERCISES = ("group_advantages", "grpo_token_loss", "k3")
-
-_HINTS = {
-    "group_advantages": (
-        "Reshape the rewards to (num_prompts, group_size): each row is one prompt's group. Every "
-        "statistic is taken along dim=1, inside a group, never over the whole batch.",
-        "A_i = (r_i − mean of its group) / (std of its group + eps). A group whose rewards are all equal "
-        "has std 0: the eps keeps 0 / (0 + eps) = 0 instead of 0 / 0 = NaN. Flatten back to (N,) at the end."),
-    "grpo_token_loss": (
-        "Work per token on (B, T) tensors: ratio, clipped ratio, the pessimistic min, a minus sign; "
-        "each sequence's advantage is broadcast along its tokens with advantages[:, None]. Then zero the "
-        "padding with the mask before any sum.",
-        "ℓ = −min(ρA, clip(ρ, 1−ε, 1+ε)A), ρ = exp(logp − old_logp). 'grpo': mean over rows of "
-        "(Σ_t ℓ·m) / (Σ_t m); 'dapo': Σ ℓ·m / Σ m; 'dr_grpo': Σ ℓ·m / (B · max_completion_length)."),
-    "k3": (
-        "Write x = log π_ref − log π (the log of the ratio π_ref/π). k3 is a function of x alone that is 0 at "
-        "x = 0 and never negative.",
-        "k3 = e^x − x − 1 with x = ref_logp − logp (torch.expm1(x) − x is the same, more precise near 0)."),
+HINTS = {
+    "group_advantages": Hints(
+        start="Inputs: rewards (N,) with each prompt's group_size samples consecutive, group_size, eps. "
+              "Return (N,) advantages. Start by viewing the rewards as (num_prompts, group_size); "
+              "re-read 12.2.",
+        idea="Reshape the rewards to (num_prompts, group_size): each row is one prompt's group. Every "
+             "statistic is taken along dim=1, inside a group, never over the whole batch.",
+        formula="A_i = (r_i − mean of its group) / (std of its group + eps). A group whose rewards are all "
+                "equal has std 0: the eps keeps 0 / (0 + eps) = 0 instead of 0 / 0 = NaN. Flatten back to (N,).",
+        notebook="12_grpo_and_verifiable_rewards", function="my_group_advantages",
+        reference="rlft_core.grpo.group_advantages"),
+    "grpo_token_loss": Hints(
+        start="Inputs: logp, old_logp (B, T), advantages (B,), mask (B, T) bool, clip_eps, loss_type, "
+              "max_completion_length. Return one scalar loss. Start with the (B, T) ratio "
+              "exp(logp − old_logp); re-read 12.5.",
+        idea="Work per token on (B, T) tensors: ratio, clipped ratio, the pessimistic min, a minus sign; "
+             "each sequence's advantage is broadcast along its tokens with advantages[:, None]. Then zero "
+             "the padding with the mask before any sum.",
+        formula="ℓ = −min(ρA, clip(ρ, 1−ε, 1+ε)A), ρ = exp(logp − old_logp). 'grpo': mean over rows of "
+                "(Σ_t ℓ·m) / (Σ_t m); 'dapo': Σ ℓ·m / Σ m; 'dr_grpo': Σ ℓ·m / (B · max_completion_length).",
+        notebook="12_grpo_and_verifiable_rewards", function="my_grpo_token_loss",
+        reference="rlft_core.grpo.grpo_loss"),
+    "k3": Hints(
+        start="Inputs: logp and ref_logp, per-token log-probs of tokens sampled from π. Return the per-token "
+              "estimate, same shape. Start from x = ref_logp − logp, token by token; re-read 12.6.",
+        idea="Write x = log π_ref − log π (the log of the ratio π_ref/π). k3 is a function of x alone that "
+             "is 0 at x = 0 and never negative.",
+        formula="k3 = e^x − x − 1 with x = ref_logp − logp (torch.expm1(x) − x is the same, more precise near 0).",
+        notebook="12_grpo_and_verifiable_rewards", function="my_k3", reference="rlft_core.grpo.kl_estimate"),
 }
-
-_SOLUTIONS = {
-    "group_advantages": """
-        grouped = rewards.view(-1, group_size)                      # (num_prompts, G)
-        mean = grouped.mean(dim=1, keepdim=True)
-        std = grouped.std(dim=1, keepdim=True)                      # Bessel's correction, as TRL
-        return ((grouped - mean) / (std + eps)).reshape(-1)""",
-    "grpo_token_loss": """
-        ratio = torch.exp(logp - old_logp)                          # (B, T)
-        adv = advantages[:, None]
-        token_loss = -torch.min(ratio * adv, ratio.clamp(1 - clip_eps, 1 + clip_eps) * adv)
-        token_loss = token_loss * mask
-        if loss_type == "grpo":
-            return (token_loss.sum(dim=1) / mask.sum(dim=1)).mean()
-        if loss_type == "dapo":
-            return token_loss.sum() / mask.sum()
-        return token_loss.sum() / (logp.shape[0] * max_completion_length)""",
-    "k3": """
-        log_ratio = ref_logp - logp
-        return torch.exp(log_ratio) - log_ratio - 1""",
-}
+register(HINTS)
 
 
-def grpo_hint(name: str, tier: int = 1) -> str:
-    """Hint ``tier`` (1 = the idea, 2 = the formula) for exercise ``name``; printed and returned."""
-    if name not in _HINTS:
-        raise ValueError(f"name must be one of {EXERCISES}, got {name!r}")
-    if tier not in (1, 2):
-        raise ValueError(f"tier must be 1 (the idea) or 2 (the formula), got {tier!r}")
-    text = _HINTS[name][tier - 1]
-    print(f"Hint {tier}/2 for {name}: {text}")
-    return text
-
-
-def grpo_show_solution(name: str) -> str:
-    """The reference body of exercise ``name`` (only on explicit request); printed and returned."""
-    if name not in _SOLUTIONS:
-        raise ValueError(f"name must be one of {EXERCISES}, got {name!r}")
-    code = textwrap.dedent(_SOLUTIONS[name]).strip("\n")
-    print(code)
-    return code
-
-
-def _start(name: str, first_step: str) -> str:
-    return (f"Start here: {first_step}\nWant more? grpo_hint('{name}', 1) gives the idea, "
-            f"grpo_hint('{name}', 2) the formula.")
-
-
-# ------------------------------------------------------------------------------- group advantages
 def _population_group_advantages(rewards, group_size, eps=1e-4):
     grouped = rewards.view(-1, group_size)
     centred = grouped - grouped.mean(dim=1, keepdim=True)
@@ -127,7 +90,7 @@ def check_group_advantages(fn) -> bool:
     ]
     passed = run_check("check_group_advantages", fn, _both_group_advantages, _group_cases(), mistakes=mistakes,
                        compare_fn=_either_std, compared="expected: (with Bessel's std, with the population std)",
-                       start_hint=_start("group_advantages", "view the rewards as (num_prompts, group_size)."))
+                       exercise="group_advantages")
     if passed:
         rewards = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=torch.float64)
         got = torch.as_tensor(fn(rewards.clone(), 4, eps=1e-4), dtype=torch.float64)
@@ -203,7 +166,7 @@ def check_grpo_token_loss(fn) -> bool:
     return run_check("check_grpo_token_loss", _with_gradient(fn), _with_gradient(_reference_token_loss),
                      _token_cases(), mistakes=mistakes,
                      compared="result 0 = the loss, result 1 = its gradient with respect to logp",
-                     start_hint=_start("grpo_token_loss", "compute the (B, T) ratio exp(logp − old_logp)."))
+                     exercise="grpo_token_loss")
 
 
 # ---------------------------------------------------------------------------------------------- k3
@@ -232,4 +195,4 @@ def check_k3(fn) -> bool:
                 lambda lp, rf: torch.exp(rf - lp) - (rf - lp)),
     ]
     return run_check("check_k3", fn, _reference_k3, cases, mistakes=mistakes,
-                     start_hint=_start("k3", "compute x = ref_logp − logp, token by token."))
+                     exercise="k3")
