@@ -19,7 +19,7 @@ TITLES = {
     "00": "Start here", "01": "Background", "02": "Core concepts", "03": "From policy gradients to PPO",
     "04": "The mathematics of PPO", "05": "Preferences, reward models and DPO", "06": "Case study: driving",
     "07": "PPO in practice", "08": "RLHF for a tiny language model", "09": "Applications and tools",
-    "10": "Reward over-optimisation", "11": "Frequently asked questions",
+    "10": "Reward over-optimisation", "11": "Frequently asked questions", "12": "GRPO and verifiable rewards",
 }
 
 Q = Question
@@ -337,5 +337,35 @@ QUESTIONS: dict[str, list[Question]] = {
            "It needs no reference model."), 1,
           "PPO-RLHF holds four networks (policy and value trained; reference and reward model frozen) and "
           "samples during training. DPO is offline, so it also cannot explore beyond the given pairs."),
+    ],
+    "12": [
+        Q("How does GRPO get an advantage for each completion without a value network?",
+          ("From a critic trained beside the policy, as in PPO.",
+           "It compares each completion's reward with the other completions sampled for the same prompt: "
+           "(r_i − group mean) / group std.",
+           "It uses the raw reward as the advantage."), 1,
+          "GRPO (Shao et al. 2024, DeepSeekMath) samples a group of G completions per prompt and uses the "
+          "group's own rewards as the baseline, so no value network has to be trained or held in memory."),
+        Q("All G completions of one prompt get the same reward (all right, or all wrong). What do they "
+          "contribute to a GRPO update?",
+          ("Nothing: every advantage in the group is 0.", "A large push towards the common answer.",
+           "A push away from the common answer."), 0,
+          "Centring by the group mean leaves 0 for every sample, so the group carries no learning signal. As "
+          "training succeeds, more and more groups are all right, which is why DAPO's dynamic sampling drops them."),
+        Q("RLOO's baseline for completion i is",
+          ("the mean reward of the other G − 1 completions of its prompt",
+           "the mean reward of all G completions, including i", "a learned value V(s)"), 0,
+          "Leaving sample i out makes the baseline independent of it, so the policy gradient stays unbiased "
+          "(Kool et al. 2019; Ahmadian et al. 2024). The result equals G/(G − 1)·(r_i − group mean)."),
+        Q("With ρ = π_ref(y)/π(y) on tokens sampled from π, which KL estimator is both unbiased and never "
+          "negative?",
+          ("k1 = −log ρ", "k2 = ½ (log ρ)²", "k3 = ρ − 1 − log ρ"), 2,
+          "E over π of ρ is 1, so k3 has the same mean as k1, the KL; and x − 1 ≥ log x makes every term "
+          "≥ 0. k1 is unbiased but often negative; k2 is never negative but biased (Schulman 2020)."),
+        Q("Dr. GRPO (Liu et al. 2025) drops GRPO's division by the group's standard deviation. Why?",
+          ("It would up-weight prompts whose samples are nearly all right or all wrong (a tiny std).",
+           "The standard deviation of 0/1 rewards is always 1.", "To make the loss a maximum-likelihood loss."), 0,
+          "Dividing by a small std inflates the advantages of almost-solved and almost-hopeless prompts, a "
+          "bias in which questions the update listens to; only centring keeps the group baseline without it."),
     ],
 }

@@ -24,7 +24,7 @@ def _correct(key, n):
 
 # ---------------------------------------------------------------- the questions
 def test_every_notebook_has_three_to_five_well_formed_questions():
-    assert {p.name[:2] for p in NOTEBOOKS} == set(QUESTIONS) == set(TITLES)
+    assert {p.name[:2] for p in NOTEBOOKS} <= set(QUESTIONS) == set(TITLES)     # (12: GRPO, may come later)
     for key, items in QUESTIONS.items():
         assert 3 <= len(items) <= 5, key
         for item in items:
