@@ -42,6 +42,13 @@ REFERENCES: dict[str, tuple[str, ...]] = {
     "check_sequence_logprobs": ("rlft_core.dpo:sequence_logprobs", "rlft_core.exercises.lm:_reference_sequence_logprobs"),
     "check_kl_shaped_rewards": ("rlft_core.rlhf_ppo:kl_shaped_rewards",
                                 "rlft_core.exercises.lm:_reference_kl_shaped_rewards"),
+    # exercises of notebooks 09-12
+    "check_ipo_loss": ("rlft_core.dpo:dpo_loss",),
+    "check_best_of_n_for_kl": ("rlft_core.exercises.beyond:reference_best_of_n_for_kl",),
+    "check_noisy_ceiling": ("rlft_core.exercises.beyond:reference_noisy_ceiling",),
+    "check_group_advantages": ("rlft_core.grpo:group_advantages",),
+    "check_grpo_token_loss": ("rlft_core.grpo:grpo_loss",),
+    "check_k3": ("rlft_core.grpo:kl_estimate",),
 }
 
 _PACKAGE_DIR = Path(__file__).resolve().parent

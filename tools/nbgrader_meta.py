@@ -35,23 +35,28 @@ SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION", re.M)
 HIDDEN = re.compile(r"\n?^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n.*?^[ \t]*### END HIDDEN TESTS[^\n]*(\n|$)", re.S | re.M)
 DEF = re.compile(r"^def (my_\w+)\(", re.M)
 
-# points per exercise (student function -> points); a new exercise must be given its points here
+# points per exercise (the student function's name -> points); a new exercise must be given its points here
 POINTS = {
-    "my_discounted_return": 1,
-    "my_policy": 1,
-    "my_q_learning_update": 1,
+    "discounted_return": 1,           # 00
+    "my_policy": 1,                   # 01
+    "my_q_learning_update": 1,        # 02
     "my_sarsa_update": 1,
-    "my_reinforce_loss": 2,
-    "my_gae": 3,
+    "my_reinforce_loss": 2,           # 03
+    "my_gae": 3,                      # 04
     "my_clipped_surrogate_loss": 2,
-    "my_bradley_terry_loss": 1,
+    "my_bradley_terry_loss": 1,       # 05
     "my_dpo_loss": 2,
-    "my_labeler": 2,
-    "my_ppo_loss": 3,
-    "my_sequence_logprobs": 2,
+    "my_labeler": 2,                  # 06
+    "my_ppo_loss": 3,                 # 07
+    "my_sequence_logprobs": 2,        # 08
     "my_kl_shaped_rewards": 2,
+    "my_ipo_loss": 1,                 # 09 (bonus)
+    "best_of_n_for_kl": 1,            # 10 (bonus)
+    "noisy_ceiling": 1,               # 11 (bonus)
+    "my_group_advantages": 2,         # 12 (bonus)
+    "my_grpo_token_loss": 3,
+    "my_k3": 1,
 }
-SOLUTION_FN_ALIASES = {"discounted_return": "my_discounted_return"}   # 00's warm-up is not called my_*
 
 
 def hidden_tests(checker: str, fn: str) -> str:
@@ -88,8 +93,7 @@ def annotate(nb: nbformat.NotebookNode, prefix: str) -> nbformat.NotebookNode:
             continue
         if cell.cell_type != "code":
             raise ValueError(f"{prefix}: cell {i} is a markdown answer; only code exercises are graded here")
-        fn = _student_function(cell.source)
-        key = SOLUTION_FN_ALIASES.get(fn, fn)
+        fn = key = _student_function(cell.source)
         if key not in POINTS:
             raise ValueError(f"{prefix}: exercise {fn} has no points in POINTS")
         call = re.compile(rf"\b(check_\w+)\(\s*{re.escape(fn)}\s*\)")
