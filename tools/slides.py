@@ -15,9 +15,10 @@ same shape whoever edits the prose:
 Each slide and sub-slide gets **one** speaker-notes cell (markdown, slide type ``notes``, id
 ``notes-<id of the slide's first cell>``) right after its first cell, with the text stored in
 ``tools/speaker_notes.yaml`` under the notebook's file name and that first cell's id. Notes cells
-whose slide is gone are removed. Any other ``notes`` cell (written by hand in the notebook) is
-removed only when its text is already in the YAML for that notebook; otherwise the script stops and
-prints it, so that no note is lost: move it into the YAML under the key it shows.
+whose slide is gone, or whose key left the YAML, are removed. A ``notes`` cell written or edited by
+hand in the notebook (told apart by a hash of the text the script wrote, ``metadata.rlft.notes_sha``)
+is removed only when its text is already in the YAML for that notebook; otherwise the script stops
+and prints it, so that no note is lost: move it into the YAML under the first cell id of its slide.
 
     python tools/slides.py            # rewrite the slide metadata and notes of solutions/*.ipynb
     python tools/slides.py --check    # exit 1 and list slides without a note, slides over
@@ -30,6 +31,7 @@ Running it twice changes nothing. After editing solutions/, run it, then tools/m
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import sys
 from pathlib import Path
@@ -116,7 +118,12 @@ def notes_cell(key: str, text: str):
     cell = nbformat.v4.new_markdown_cell(NOTES_PREFIX + text.strip())
     cell.id = notes_id(key)
     cell.metadata["slideshow"] = {"slide_type": "notes"}
+    cell.metadata["rlft"] = {"notes_sha": _sha(cell.source)}     # to tell a later edit in the notebook
     return cell
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _normalise(text: str) -> str:
@@ -141,12 +148,13 @@ def apply(nb, notes: dict[str, str]) -> tuple[object, list[str]]:
     problems = []
     cells = [c for c in nb.cells if not is_notes(c)]
     ids = {c.id for c in cells}
-    managed = {notes_id(key) for key in notes}
     known_text = " ".join(_normalise(t) for t in notes.values())
     for cell in nb.cells:
-        if is_notes(cell) and cell.id not in managed and not _kept(cell.source, known_text):
-            problems.append(f"notes cell {cell.id!r} is not in {NOTES_FILE.name}; move its text there "
-                            f"(under the first cell id of its slide):\n    {cell.source.strip()}")
+        written_here = cell.metadata.get("rlft", {}).get("notes_sha") == _sha(cell.source)
+        if is_notes(cell) and not written_here and not _kept(cell.source, known_text):
+            problems.append(f"notes cell {cell.id!r} was written or edited in the notebook and its text is not "
+                            f"in {NOTES_FILE.name}; move it there (under the first cell id of its slide):"
+                            f"\n    {cell.source.strip()}")
     if problems:
         return nb, problems
     problems += [f"a note for cell {key!r}, which the notebook no longer has" for key in notes if key not in ids]
