@@ -91,27 +91,21 @@ def plan_slides(cells, keys) -> dict[int, str]:
             starts[i] = "slide"
         elif level == 3 or cells[i].id in keys:
             starts[i] = "subslide"
-    # Split what is still too long: a run of cells between two starts is cut greedily.
-    size = 0
-    for n, i in enumerate(content):
-        if i in starts:
-            size = 1
+    # Split what is still too long: each run of cells between two starts that holds more than
+    # MAX_CELLS is cut greedily, in front of a markdown cell where possible.
+    bounds = [n for n, i in enumerate(content) if i in starts] + [len(content)]
+    for begin, stop in zip(bounds, bounds[1:]):
+        run = content[begin:stop]
+        if len(run) <= MAX_CELLS:
             continue
-        text_opens_step = cells[i].cell_type == "markdown" and size >= MIN_BEFORE_TEXT
-        if size >= MAX_CELLS or (text_opens_step and _run_length(content[n:], starts) > 1):
-            starts[i] = "subslide"
-            size = 1
-        else:
-            size += 1
+        size = 1
+        for n, i in enumerate(run[1:], start=1):
+            text_opens_step = cells[i].cell_type == "markdown" and size >= MIN_BEFORE_TEXT and len(run) - n > 1
+            if size >= MAX_CELLS or text_opens_step:
+                starts[i], size = "subslide", 1
+            else:
+                size += 1
     return starts
-
-
-def _run_length(rest: list[int], starts: dict[int, str]) -> int:
-    """How many cells from ``rest[0]`` up to the next start (so a split leaves no orphan at the end)."""
-    for n, i in enumerate(rest[1:], start=1):
-        if i in starts:
-            return n
-    return len(rest)
 
 
 def notes_cell(key: str, text: str):
