@@ -47,6 +47,7 @@ MIN_BEFORE_TEXT = 3      # a long slide is split in front of a markdown cell onc
 NOTES_PREFIX = "Speaker notes: "
 HEADING = re.compile(r"^(#{1,6})\s")
 STARTS = ("slide", "subslide")
+MIGRATED = "migrated"    # top-level YAML key: ids of older notes cells whose text now lives in the file
 
 
 def slide_type(cell) -> str:
@@ -133,11 +134,12 @@ def _kept(text: str, known_text: str) -> bool:
     return all(sentence in known_text for sentence in sentences if sentence)
 
 
-def apply(nb, notes: dict[str, str]) -> tuple[object, list[str]]:
+def apply(nb, notes: dict[str, str], migrated: frozenset = frozenset()) -> tuple[object, list[str]]:
     """The notebook with slide metadata and notes cells rewritten, and the problems found.
 
     Problems: slides without a note, notes for cell ids the notebook no longer has, and hand-written
-    notes cells whose text is not in the YAML (the notebook is then returned unchanged).
+    notes cells whose text is not in the YAML (the notebook is then returned unchanged). ``migrated``
+    are ids of older notes cells whose text was moved into the YAML (reworded): they go quietly.
     """
     problems = []
     cells = [c for c in nb.cells if not is_notes(c)]
@@ -145,7 +147,7 @@ def apply(nb, notes: dict[str, str]) -> tuple[object, list[str]]:
     known_text = " ".join(_normalise(t) for t in notes.values())
     for cell in nb.cells:
         written_here = cell.metadata.get("rlft", {}).get("notes_sha") == _sha(cell.source)
-        if is_notes(cell) and not written_here and not _kept(cell.source, known_text):
+        if is_notes(cell) and not written_here and cell.id not in migrated and not _kept(cell.source, known_text):
             problems.append(f"notes cell {cell.id!r} was written or edited in the notebook and its text is not "
                             f"in {NOTES_FILE.name}; move it there (under the first cell id of its slide):"
                             f"\n    {cell.source.strip()}")
@@ -188,15 +190,18 @@ def _first_line(cell) -> str:
     return (lines[0][:70] if lines else "(empty)")
 
 
-def load_notes(path: Path = NOTES_FILE) -> dict[str, dict[str, str]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
-    return {name: {str(k): str(v) for k, v in (entries or {}).items()} for name, entries in (data or {}).items()}
+def load_notes(path: Path = NOTES_FILE) -> tuple[dict[str, dict[str, str]], dict[str, frozenset]]:
+    """The notes, notebook -> first cell id -> text, and the ``migrated`` notes-cell ids per notebook."""
+    data = (yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None) or {}
+    migrated = {name: frozenset(ids or ()) for name, ids in (data.pop(MIGRATED, None) or {}).items()}
+    notes = {name: {str(k): str(v) for k, v in (entries or {}).items()} for name, entries in data.items()}
+    return notes, migrated
 
 
-def process(path: Path, notes: dict[str, str], check: bool) -> list[str]:
+def process(path: Path, notes: dict[str, str], check: bool, migrated: frozenset = frozenset()) -> list[str]:
     """Rewrite (or, with ``check``, only inspect) one notebook; return its problems."""
     nb = nbformat.read(path, as_version=4)
-    new, problems = apply(nb, notes)
+    new, problems = apply(nb, notes, migrated)
     if check:
         for key, size, n_notes in slide_sizes(nb):
             if size > MAX_CELLS:
@@ -230,7 +235,7 @@ def main(argv=None, solutions_dir: Path = SOLUTIONS, notes_file: Path = NOTES_FI
     parser.add_argument("--outline", action="store_true", help="print the slides of each notebook")
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook of solutions/")
     args = parser.parse_args(argv)
-    all_notes = load_notes(notes_file)
+    all_notes, migrated = load_notes(notes_file)
     paths = args.notebooks or sorted(solutions_dir.glob("*.ipynb"))
     unknown = sorted(set(all_notes) - {p.name for p in sorted(solutions_dir.glob("*.ipynb"))})
     failed = bool(unknown and not args.notebooks)
@@ -240,7 +245,7 @@ def main(argv=None, solutions_dir: Path = SOLUTIONS, notes_file: Path = NOTES_FI
         if args.outline:
             outline(path, all_notes.get(path.name, {}))
             continue
-        problems = process(path, all_notes.get(path.name, {}), args.check)
+        problems = process(path, all_notes.get(path.name, {}), args.check, migrated.get(path.name, frozenset()))
         if problems:
             failed = True
             print(f"{path.name}:\n  " + "\n  ".join(problems))
