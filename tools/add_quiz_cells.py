@@ -1,7 +1,8 @@
 """End every notebook of solutions/ with its multiple-choice quiz (``rlft_core.quiz``).
 
-Three cells, recognised by their ids and rewritten in place (so the script is idempotent and keeps
-them last): a heading on a new slide, the quiz widget, and a speaker note.
+Two cells, recognised by their ids and rewritten in place (so the script is idempotent and keeps
+them last): a heading on a new slide and the quiz widget; the slide's speaker note is written by
+tools/slides.py (from tools/speaker_notes.yaml) between them and kept there.
 
     python tools/add_quiz_cells.py            # rewrite solutions/*.ipynb where needed
     python tools/add_quiz_cells.py --check    # exit 1 if a notebook would change
@@ -20,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from rlft_core.quiz_questions import QUESTIONS  # noqa: E402 - the package of this checkout
 
-IDS = ("quiz-title", "quiz", "quiz-notes")
+IDS = ("quiz-title", "quiz")
+NOTES_ID = "notes-quiz-title"      # the quiz slide's speaker note: tools/slides.py writes it from speaker_notes.yaml
 
 
 def quiz_cells(key: str) -> list:
@@ -32,16 +34,13 @@ def quiz_cells(key: str) -> list:
         id=IDS[0], metadata={"slideshow": {"slide_type": "slide"}})
     code = nbformat.v4.new_code_cell(f'from rlft_core.quiz import quiz\n\nquiz("{key}")', id=IDS[1],
                                      metadata={"slideshow": {"slide_type": "-"}})
-    notes = nbformat.v4.new_markdown_cell(
-        "Ask the room first: a show of hands (or a poll) per question, then press **Check** and read the "
-        "explanation aloud. A wrong majority is the cue to go back to that section. The same questions, for "
-        "the LMS: `make quiz` writes `build/quiz/rlft_course.gift` (Moodle GIFT).",
-        id=IDS[2], metadata={"slideshow": {"slide_type": "notes"}})
-    return [title, code, notes]
+    return [title, code]
 
 
 def with_quiz(nb: nbformat.NotebookNode, key: str) -> nbformat.NotebookNode:
-    nb.cells = [cell for cell in nb.cells if cell.get("id") not in IDS] + quiz_cells(key)
+    title, code = quiz_cells(key)
+    notes = [cell for cell in nb.cells if cell.get("id") == NOTES_ID]
+    nb.cells = [cell for cell in nb.cells if cell.get("id") not in (*IDS, NOTES_ID)] + [title, *notes, code]
     return nb
 
 
