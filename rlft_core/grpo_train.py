@@ -33,7 +33,7 @@ from .tiny_lm import generate, token_logprobs
 from .utils import seed_everything
 
 ADVANTAGES = ("grpo", "rloo", "none")
-SFT_CONFIG = SFTConfig(steps=600, batch_size=128, lr=5e-3)   # the flawed SFT starting point of notebook 12
+SFT_CONFIG = SFTConfig(steps=600, batch_size=128, learning_rate=5e-3)   # the flawed SFT starting point of notebook 12
 
 
 @dataclass
@@ -240,7 +240,7 @@ def expert_iteration(model, problems, test_problems, config: ExpertIterationConf
             kept += [seq[:n].tolist() for seq, n, r in zip(sequences, lengths, rewards) if r > 0]
         if kept:
             train_sft(model, kept, task.PROMPT_LENGTH, SFTConfig(steps=config.sft_steps, batch_size=config.sft_batch_size,
-                                                                 lr=config.learning_rate, weight_decay=0.0),
+                                                                 learning_rate=config.learning_rate, weight_decay=0.0),
                       seed=seed + round_index)
         train_seconds += time.perf_counter() - tic
         record = {"step": round_index * config.steps_per_round, "round": round_index, "time": train_seconds,
