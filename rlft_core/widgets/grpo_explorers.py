@@ -7,9 +7,11 @@ import numpy as np
 import torch
 
 from .._validate import check_range
-from ._figure import FigureWidget, new_figure
+from ._figure import FigureWidget, new_figure, nice_limits
 
 GROUP_SIZE = 6
+MAX_TOKENS = 12                 # the longest answer the length sliders allow
+LOSS_TYPES = ("grpo", "dapo", "dr_grpo")
 
 
 class GroupAdvantageExplorer(FigureWidget):
@@ -21,8 +23,7 @@ class GroupAdvantageExplorer(FigureWidget):
             raise ValueError(f"rewards must hold {GROUP_SIZE} numbers (one group), got {len(rewards)}")
         for i, r in enumerate(rewards):
             check_range(f"rewards[{i}]", r, -2.0, 2.0)
-        controls = {f"r{i + 1}": widgets.FloatSlider(value=r, min=-2.0, max=2.0, step=0.1, description=f"r{i + 1}",
-                                                     continuous_update=False) for i, r in enumerate(rewards)}
+        controls = {f"r{i + 1}": widgets.FloatSlider(value=r, min=-2.0, max=2.0, step=0.1, description=f"r{i + 1}") for i, r in enumerate(rewards)}
         figure, axes = new_figure(1, 1, (7.5, 3.4))
         super().__init__(controls, figure, axes)
 
@@ -35,22 +36,29 @@ class GroupAdvantageExplorer(FigureWidget):
                 "Dr. GRPO": group_advantages(r, len(r), scale="none").numpy(),
                 "RLOO": rloo_advantages(r, len(r)).numpy()}
 
+    def _build(self):
+        (ax,) = self.axes
+        x = np.arange(GROUP_SIZE)
+        self._bars = {name: list(ax.bar(x + (k - 1) * 0.27, np.zeros(GROUP_SIZE), width=0.27, label=name,
+                                        color=f"C{k}"))
+                      for k, name in enumerate(("GRPO", "Dr. GRPO", "RLOO"))}
+        (self._rewards,) = ax.plot(x, np.zeros(GROUP_SIZE), "kD", ms=5, label="reward")
+        ax.axhline(0, color="0.4", lw=0.8)
+        ax.set(xticks=x, xticklabels=[f"sample {i + 1}" for i in x], ylim=(-3.2, 3.2),
+               title="one prompt, six samples: advantages")
+        ax.legend(fontsize=7, ncol=4, loc="upper right")
+        self.dynamic = [*(bar for bars in self._bars.values() for bar in bars), self._rewards]
+
     def _draw(self):
         rewards = np.array([float(self.value(f"r{i + 1}")) for i in range(GROUP_SIZE)])
         adv = self.advantages(rewards)
         all_equal = bool(np.all(rewards == rewards[0]))
         std = float(np.std(rewards, ddof=1))
         self.data = {"rewards": rewards, **adv, "all_equal": all_equal, "std": std}
-        (ax,) = self.axes
-        ax.clear()
-        x = np.arange(GROUP_SIZE)
-        for k, (name, values) in enumerate(adv.items()):
-            ax.bar(x + (k - 1) * 0.27, values, width=0.27, label=name, color=f"C{k}")
-        ax.plot(x, rewards, "kD", ms=5, label="reward")
-        ax.axhline(0, color="0.4", lw=0.8)
-        ax.set(xticks=x, xticklabels=[f"sample {i + 1}" for i in x], ylim=(-3.2, 3.2),
-               title="one prompt, six samples: advantages")
-        ax.legend(fontsize=7, ncol=4, loc="upper right")
+        for name, values in adv.items():
+            for bar, value in zip(self._bars[name], values):
+                bar.set_height(float(np.clip(value, -3.2, 3.2)))
+        self._rewards.set_ydata(rewards)
         if all_equal:
             text = ("All six rewards are equal: every advantage is <b>0</b>, so this prompt contributes no "
                     "gradient at all (DAPO's dynamic sampling drops such groups).")
@@ -92,34 +100,45 @@ class LossAggregationExplorer(FigureWidget):
 
     def __init__(self, short=4, long=7, max_completion_length=8):
         for name, value in (("short", short), ("long", long)):
-            check_range(name, value, 1, 12)
-        check_range("max_completion_length", max_completion_length, max(short, long), 12)
+            check_range(name, value, 1, MAX_TOKENS)
+        check_range("max_completion_length", max_completion_length, max(short, long), MAX_TOKENS)
         controls = {
-            "short": widgets.IntSlider(value=short, min=1, max=12, description="short |y|", continuous_update=False),
-            "long": widgets.IntSlider(value=long, min=1, max=12, description="long |y|", continuous_update=False),
+            "short": widgets.IntSlider(value=short, min=1, max=12, description="short |y|"),
+            "long": widgets.IntSlider(value=long, min=1, max=12, description="long |y|"),
             "max_completion_length": widgets.IntSlider(value=max_completion_length, min=1, max=12,
-                                                       description="L_max", continuous_update=False),
+                                                       description="L_max"),
         }
         figure, axes = new_figure(1, 3, (10, 3.0))
         super().__init__(controls, figure, axes)
 
+    def _build(self):
+        positions = np.arange(MAX_TOKENS)
+        self._bars = {}
+        for ax, loss_type in zip(self.axes, LOSS_TYPES):
+            self._bars[loss_type] = [list(ax.bar(positions + offset, np.zeros(MAX_TOKENS), width=0.4, color=color,
+                                                 label=label))
+                                     for offset, color, label in ((-0.2, "C0", "short answer"), (0.2, "C1", "long answer"))]
+            ax.set(title=f"loss_type='{loss_type}'", xlabel="token position", xlim=(-0.7, MAX_TOKENS - 0.3))
+            ax.legend(fontsize=7)
+        self.axes[0].set_ylabel("gradient weight per token")
+        self.dynamic = [bar for rows in self._bars.values() for bars in rows for bar in bars]
+
     def _draw(self):
         lengths = [int(self.value("short")), int(self.value("long"))]
         L = max(int(self.value("max_completion_length")), *lengths)      # dr_grpo needs L_max ≥ every length
-        weights = {t: token_gradient_weights(lengths, t, L) for t in ("grpo", "dapo", "dr_grpo")}
+        weights = {t: token_gradient_weights(lengths, t, L) for t in LOSS_TYPES}
         totals = {t: w.sum(axis=1) for t, w in weights.items()}
         self.data = {"lengths": lengths, "max_completion_length": L, "weights": weights, "totals": totals}
-        ymax = max(w.max() for w in weights.values()) * 1.25
-        for ax, (loss_type, w) in zip(self.axes, weights.items()):
-            ax.clear()
-            for row, color in ((0, "C0"), (1, "C1")):
-                ax.bar(np.arange(lengths[row]) + (0.2 if row else -0.2), w[row, :lengths[row]], width=0.4, color=color,
-                       label=f"{lengths[row]}-token answer: total {totals[loss_type][row]:.3f}")
-            ax.set(title=f"loss_type='{loss_type}'", xlabel="token position", ylim=(0, ymax))
-            ax.legend(fontsize=7)
-        self.axes[0].set_ylabel("gradient weight per token")
+        top = nice_limits(0.0, max(w.max() for w in weights.values()) * 1.1, self.axes[0].get_ylim())[1]
+        for ax, loss_type in zip(self.axes, LOSS_TYPES):
+            ax.set_ylim(0, top)
+            for row, bars in enumerate(self._bars[loss_type]):
+                for t, bar in enumerate(bars):
+                    bar.set_height(float(weights[loss_type][row, t]) if t < lengths[row] else 0.0)
+        sums = "; ".join(f"{t}: {totals[t][0]:.3f} vs {totals[t][1]:.3f}" for t in LOSS_TYPES)
         self.set_caption(
-            "Both answers have advantage +1. <b>grpo</b> gives each <i>answer</i> the same total weight, so a token "
+            f"Total weight of the {lengths[0]}- and the {lengths[1]}-token answer ({sums}). Both answers have "
+            "advantage +1. <b>grpo</b> gives each <i>answer</i> the same total weight, so a token "
             "of the short answer counts more; with a negative advantage, a long wrong answer is penalised less per "
             "token, and lengths drift up (Liu et al. 2025). <b>dapo</b> gives every <i>token</i> the same weight; "
             f"<b>dr_grpo</b> too, divided by the constant B·L_max = {2 * L}, whatever the lengths.")
