@@ -17,6 +17,9 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_rewrite import rewrite_notebooks  # noqa: E402 - tools/ beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from rlft_core.quiz_questions import QUESTIONS  # noqa: E402 - the package of this checkout
@@ -48,21 +51,12 @@ def main(argv=None, solutions_dir: Path = ROOT / "solutions") -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="only report whether a notebook would change")
     args = parser.parse_args(argv)
-    changed = []
-    for path in sorted(solutions_dir.glob("*.ipynb")):
+    def transform(nb, path):
         key = path.name[:2]
         if key not in QUESTIONS:
             raise SystemExit(f"{path.name}: no questions for notebook {key} in rlft_core/quiz_questions.py")
-        before = path.read_text()
-        after = nbformat.writes(with_quiz(nbformat.read(path, as_version=4), key)) + "\n"
-        if after != before:
-            changed.append(path.name)
-            if not args.check:
-                path.write_text(after)
-    verb = "would change" if args.check else "updated"
-    print(f"{verb}: {', '.join(changed)}" if changed else "quiz cells up to date")
-    return 1 if args.check and changed else 0
-
+        return with_quiz(nb, key)
+    return rewrite_notebooks(solutions_dir, transform, args.check, "quiz cells up to date")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -30,6 +30,9 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_rewrite import rewrite_notebooks  # noqa: E402 - tools/ beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION", re.M)
 HIDDEN = re.compile(r"\n?^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n.*?^[ \t]*### END HIDDEN TESTS[^\n]*(\n|$)", re.S | re.M)
@@ -121,19 +124,8 @@ def main(argv=None, solutions_dir: Path = ROOT / "solutions") -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="only report whether a notebook would change")
     args = parser.parse_args(argv)
-    changed = []
-    for path in sorted(solutions_dir.glob("*.ipynb")):
-        before = path.read_text()
-        nb = annotate(nbformat.read(path, as_version=4), prefix="nb" + path.name[:2])
-        after = nbformat.writes(nb) + "\n"
-        if after != before:
-            changed.append(path.name)
-            if not args.check:
-                path.write_text(after)
-    verb = "would change" if args.check else "updated"
-    print(f"{verb}: {', '.join(changed)}" if changed else "nbgrader metadata up to date")
-    return 1 if args.check and changed else 0
-
+    return rewrite_notebooks(solutions_dir, lambda nb, path: annotate(nb, prefix="nb" + path.name[:2]), args.check,
+                             "nbgrader metadata up to date")
 
 if __name__ == "__main__":
     sys.exit(main())
