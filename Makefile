@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.rlft-installed
 
-.PHONY: setup lab test unit notebooks chapters bench clean chromium slides html
+.PHONY: setup lab test unit unit-fast notebooks chapters bench clean chromium slides html
 
 $(STAMP): pyproject.toml tools/lab-overrides.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ chromium:
 
 unit: setup
 	$(PY) -m pytest -q tests
+
+# Quick iteration: the unit tests without the slow ones (learning runs, pipelines, browser, builds).
+unit-fast: setup
+	$(PY) -m pytest -q -n 2 -m "not slow" tests
 
 notebooks: setup
 	$(PY) -m pytest -q -n 2 --dist loadfile --nbval-lax chapters solutions

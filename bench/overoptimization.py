@@ -50,7 +50,7 @@ def setting(seed: int):
     train_sft(sft, language.sample_corpus(20_000, seed=seed), language.prompt_length, SFTConfig(steps=400), seed=seed)
     labeler = BradleyTerryLabeler(language.reward_of, temperature=0.5, seed=seed)
     data = sample_preference_data(sft, language, labeler, 900, test_fraction=400 / 900, seed=seed)
-    reward_model, history = train_token_reward_model(sft, data, RewardModelConfig(epochs=2, lr=1e-3, batch_size=64),
+    reward_model, history = train_token_reward_model(sft, data, RewardModelConfig(epochs=2, learning_rate=1e-3, batch_size=64),
                                                      seed=seed)
     return language, sft, reward_model, history[-1]["test_accuracy"], data.ceiling
 
@@ -69,7 +69,7 @@ def ppo_sweep(language, sft, reward_model, seed: int, kl_coefs, iterations: int)
     rows = []
     for kl_coef in kl_coefs:
         policy = copy.deepcopy(sft)
-        config = PPOLMConfig(iterations=iterations, batch_size=64, minibatch_size=32, lr=1e-3, kl_coef=kl_coef)
+        config = PPOLMConfig(iterations=iterations, batch_size=64, minibatch_size=32, learning_rate=1e-3, kl_coef=kl_coef)
         start = time.perf_counter()
         history = train_ppo_lm(policy, sft, reward_model, language, config, seed=seed)
         seconds = time.perf_counter() - start

@@ -29,7 +29,6 @@ from rlft_core.dpo import DPOConfig, train_dpo
 from rlft_core.rlhf import best_of_n_kl, evaluate_policy
 from rlft_core.rlhf_pipeline import PipelineConfig, run_pipeline
 from rlft_core.rlhf_ppo import PPOLMConfig, train_ppo_lm
-from rlft_core.tiny_lm import generate
 
 PPO_KL_COEFS = (0.03, 0.1, 0.3, 1.0)
 DPO_BETAS = (0.1, 0.25, 0.5, 1.0)
@@ -69,9 +68,8 @@ def _best_of_n_curve():
         def sampler(prompts, generator):
             key = tuple(map(tuple, prompts.tolist()))
             if key not in pools:
-                m, tok = max(BEST_OF), s["language"].tokenizer
-                seq, mask = generate(s["sft"], prompts.repeat_interleave(m, 0), s["language"].max_words + 1,
-                                     generator=generator, eos_id=tok.eos_id, pad_id=tok.pad_id)
+                m = max(BEST_OF)
+                seq, mask = s["language"].sample(s["sft"], prompts.repeat_interleave(m, 0), generator=generator)
                 with torch.no_grad():
                     scores = s["reward_model"](seq, mask).view(len(prompts), m)
                 pools[key] = (seq, mask, scores, m)

@@ -103,3 +103,87 @@ def check_tensor(name: str, x, ndim=None) -> torch.Tensor:
     if ndim is not None and x.ndim not in ((ndim,) if isinstance(ndim, int) else ndim):
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {tuple(x.shape)}")
     return x
+
+
+def check_int(name: str, value, low: int = 1, high: int | None = None, allow_none: bool = False) -> None:
+    """Raise ValueError unless ``value`` is an integer (Python or numpy, not bool) in ``[low, high]``.
+
+    ``check_int("num_envs", n)`` is the positive-int check; ``low=0`` allows zero (seeds);
+    ``allow_none`` lets ``None`` through (optional settings).
+    """
+    if value is None and allow_none:
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        kind = "an integer" + (" or None" if allow_none else "")
+        raise ValueError(f"{name} must be {kind}, got {type(value).__name__} {value!r}")
+    if value < low or (high is not None and value > high):
+        want = {1: "a positive integer", 0: "a non-negative integer"}.get(low, f"an integer >= {low}") if high is None \
+            else f"an integer in [{low}, {high}]"
+        raise ValueError(f"{name} must be {want}, got {value!r}")
+
+
+def check_bool(**named) -> None:
+    """Raise ValueError unless each named value is a bool."""
+    for name, value in named.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be a bool (True or False), got {value!r}")
+
+
+def check_callable(name: str, value, allow_none: bool = False, signature: str = "") -> None:
+    """Raise ValueError unless ``value`` is callable (or None when ``allow_none``)."""
+    if value is None and allow_none:
+        return
+    if not callable(value):
+        what = f"callable{' ' + signature if signature else ''}" + (" or None" if allow_none else "")
+        raise ValueError(f"{name} must be {what}, got {type(value).__name__}")
+
+
+def check_instance(name: str, value, cls, allow_none: bool = False) -> None:
+    """Raise ValueError unless ``value`` is an instance of ``cls`` (or None when ``allow_none``)."""
+    if value is None and allow_none:
+        return
+    if not isinstance(value, cls):
+        names = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        raise ValueError(f"{name} must be a {names}, got {type(value).__name__}")
+
+
+def env_factory(env):
+    """A gymnasium id or a zero-argument factory -> a zero-argument factory of one environment.
+
+    With :func:`open_env`, the one place where the course turns its ``env`` argument into
+    environments; an unknown id is reported with gymnasium's own message."""
+    import gymnasium as gym
+    if isinstance(env, str):
+        try:
+            gym.spec(env)
+        except gym.error.Error as e:
+            raise ValueError(f"env must be a registered gymnasium id or a factory: {e}") from None
+        return lambda: gym.make(env)
+    if callable(env) and not isinstance(env, gym.Env):
+        return env
+    raise ValueError(f"env must be a gymnasium id (str) or a zero-argument factory, got {type(env).__name__}")
+
+
+def open_env(env):
+    """``(environment, owned)`` from a gymnasium id, a zero-argument factory, or an environment.
+
+    ``owned`` is True when the environment was made here (the caller closes it) and False for an
+    instance passed in (left open)."""
+    import gymnasium as gym
+    if isinstance(env, gym.Env):
+        return env, False
+    made = env_factory(env)()
+    if not isinstance(made, gym.Env):
+        raise ValueError(f"env factory must return a gymnasium.Env, got {type(made).__name__}")
+    return made, True
+
+
+def check_sizes(name: str, sizes) -> tuple:
+    """``sizes`` as a non-empty tuple of positive ints (layer widths); ValueError otherwise."""
+    try:
+        sizes = tuple(int(h) for h in sizes)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a sequence of positive ints, got {sizes!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"{name} must be a non-empty sequence of positive ints, got {sizes!r}")
+    return sizes

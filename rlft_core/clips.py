@@ -21,6 +21,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from ._validate import check_callable, check_int, open_env
 from .preferences import BradleyTerryLabeler, PairDataset, _pad
 
 
@@ -74,20 +75,6 @@ class Clip:
         return len(self.rewards)
 
 
-def _make_env(env):
-    """``(env, owned)`` from an id, a factory, or an environment instance."""
-    if isinstance(env, str):
-        return gym.make(env), True
-    if isinstance(env, gym.Env):
-        return env, False
-    if callable(env):
-        made = env()
-        if not isinstance(made, gym.Env):
-            raise ValueError(f"env factory must return a gymnasium.Env, got {type(made).__name__}")
-        return made, True
-    raise ValueError(f"env must be an environment id, a factory or a gymnasium.Env, got {type(env).__name__}")
-
-
 def record_clips(env, policy=None, n_clips: int = 100, clip_len: int = 25, seed: int = 0,
                  include_actions: bool = True, keep_partial: bool = True) -> list[Clip]:
     """Roll out ``policy(obs) -> action`` (None: uniformly random actions) and cut ``n_clips`` clips.
@@ -99,11 +86,9 @@ def record_clips(env, policy=None, n_clips: int = 100, clip_len: int = 25, seed:
     Christiano et al. 2017, §2.2 (clips of 1–2 s of trajectory shown to the human).
     """
     for name, value in (("n_clips", n_clips), ("clip_len", clip_len)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if policy is not None and not callable(policy):
-        raise ValueError(f"policy must be callable (obs -> action) or None, got {type(policy).__name__}")
-    env, owned = _make_env(env)
+        check_int(name, value)
+    check_callable("policy", policy, allow_none=True, signature="(obs -> action)")
+    env, owned = open_env(env)
     env.action_space.seed(seed)
     clips: list[Clip] = []
     obs, _ = env.reset(seed=seed)
@@ -150,12 +135,10 @@ def label_clips(clips, criterion, n_pairs: int | None = None, seed: int = 0, ret
     clips = list(clips)
     if len(clips) < 2:
         raise ValueError(f"clips must hold at least 2 clips to make a pair, got {len(clips)}")
-    if not callable(criterion):
-        raise ValueError(f"criterion must be callable (clip -> float), got {type(criterion).__name__}")
+    check_callable("criterion", criterion, signature="(clip -> float)")
     if n_pairs is None:
         n_pairs = len(clips) // 2
-    if isinstance(n_pairs, bool) or not isinstance(n_pairs, (int, np.integer)) or n_pairs < 1:
-        raise ValueError(f"n_pairs must be a positive integer or None, got {n_pairs!r}")
+    check_int("n_pairs", n_pairs)
     rng = np.random.default_rng(seed)
     if n_pairs <= len(clips) // 2:
         order = rng.permutation(len(clips))[: 2 * n_pairs]

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ._validate import check_finite, check_positive, check_range, check_same_shape, check_tensor
+from ._validate import (check_callable, check_finite, check_int, check_positive, check_range,
+                        check_same_shape, check_tensor)
 from .preferences import PairDataset
 from .reward_model import join_prompt
 from .utils import seed_everything
@@ -70,6 +71,19 @@ def sequence_logprobs(logits, labels, mask, average: bool = False):
     return summed
 
 
+def _check_dpo_args(beta, loss_type, label_smoothing, **logps):
+    for name, value in logps.items():
+        check_tensor(name, value, ndim=1)
+    check_same_shape(**logps)
+    check_finite(**logps)
+    check_positive(beta=beta)
+    check_range("label_smoothing", label_smoothing, 0.0, 0.5, high_open=True)
+    if loss_type not in ("sigmoid", "ipo"):
+        raise ValueError(f"loss_type must be 'sigmoid' (DPO) or 'ipo', got {loss_type!r}")
+    if loss_type == "ipo" and label_smoothing != 0.0:
+        raise ValueError("label_smoothing applies to loss_type='sigmoid' only; use 0.0 with 'ipo'")
+
+
 def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps,
              beta: float = 0.1, loss_type: str = "sigmoid", label_smoothing: float = 0.0):
     r"""DPO or IPO loss per pair (not reduced), and the implicit rewards.
@@ -88,18 +102,9 @@ def dpo_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_r
 
     Returns ``(losses, chosen_rewards, rejected_rewards)``, each of the inputs' shape ``(N,)``.
     """
-    named = {"policy_chosen_logps": policy_chosen_logps, "policy_rejected_logps": policy_rejected_logps,
-             "ref_chosen_logps": ref_chosen_logps, "ref_rejected_logps": ref_rejected_logps}
-    for name, value in named.items():
-        check_tensor(name, value, ndim=1)
-    check_same_shape(**named)
-    check_finite(**named)
-    check_positive(beta=beta)
-    check_range("label_smoothing", label_smoothing, 0.0, 0.5, high_open=True)
-    if loss_type not in ("sigmoid", "ipo"):
-        raise ValueError(f"loss_type must be 'sigmoid' (DPO) or 'ipo', got {loss_type!r}")
-    if loss_type == "ipo" and label_smoothing != 0.0:
-        raise ValueError("label_smoothing applies to loss_type='sigmoid' only; use 0.0 with 'ipo'")
+    _check_dpo_args(policy_chosen_logps=policy_chosen_logps, policy_rejected_logps=policy_rejected_logps,
+                    ref_chosen_logps=ref_chosen_logps, ref_rejected_logps=ref_rejected_logps, beta=beta,
+                    loss_type=loss_type, label_smoothing=label_smoothing)
     chosen_logratio = policy_chosen_logps - ref_chosen_logps                  # (N,)
     rejected_logratio = policy_rejected_logps - ref_rejected_logps
     h = chosen_logratio - rejected_logratio
@@ -146,20 +151,19 @@ class DPOConfig:
     average_logps: bool = False         # score responses by mean instead of summed log-prob
     epochs: int = 2
     batch_size: int = 64
-    lr: float = 3e-4
+    learning_rate: float = 3e-4
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
 
     def __post_init__(self):
-        check_positive(beta=self.beta, lr=self.lr, max_grad_norm=self.max_grad_norm)
+        check_positive(beta=self.beta, learning_rate=self.learning_rate, max_grad_norm=self.max_grad_norm)
         check_range("label_smoothing", self.label_smoothing, 0.0, 0.5, high_open=True)
         check_range("weight_decay", self.weight_decay, 0.0, math.inf, high_open=True)
         if self.loss_type not in ("sigmoid", "ipo"):
             raise ValueError(f"loss_type must be 'sigmoid' or 'ipo', got {self.loss_type!r}")
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(name, value)
 
 
 def train_dpo(policy, reference, data: PairDataset, config: DPOConfig | None = None, callback=None,
@@ -186,8 +190,7 @@ def train_dpo(policy, reference, data: PairDataset, config: DPOConfig | None = N
         raise ValueError(f"data must be a PairDataset, got {type(data).__name__}")
     if data.chosen.dtype != torch.long:
         raise ValueError(f"data must hold token ids (long tensors), got {data.chosen.dtype}")
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable or None, got {type(callback).__name__}")
+    check_callable("callback", callback, allow_none=True)
     if data.tie is not None:
         data = data[torch.nonzero(~data.tie).squeeze(1)]
     if len(data) == 0:
@@ -201,7 +204,7 @@ def train_dpo(policy, reference, data: PairDataset, config: DPOConfig | None = N
                                          for i in range(0, len(data), 256)))
         ref_chosen, ref_rejected = torch.cat(ref_chosen), torch.cat(ref_rejected)
 
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(data) / config.batch_size)
     bar = None
     if progress:

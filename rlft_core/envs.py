@@ -32,7 +32,7 @@ import math
 import gymnasium as gym
 import numpy as np
 
-from ._validate import check_positive, check_range
+from ._validate import check_callable, check_int, check_positive, check_range
 
 ENV_ID = "rlft/CarFollowing-v0"
 GAP_SCALE, SPEED_SCALE, REL_SCALE, TIME_GAP_SCALE = 40.0, 20.0, 5.0, 2.0   # observation units
@@ -96,8 +96,7 @@ class CarFollowingEnv(gym.Env):
         check_range("dt", dt, 0.0, 1.0, low_open=True)
         check_positive(a_max=a_max)
         check_range("brake_prob", brake_prob, 0.0, 1.0)
-        if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-            raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+        check_int("max_steps", max_steps)
         self.reward_kind, self.dt, self.max_steps = reward, float(dt), int(max_steps)
         self.a_max, self.brake_prob = float(a_max), float(brake_prob)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
@@ -243,10 +242,8 @@ def evaluate_driving(policy, episodes: int = 10, seed: int = 1000, **env_kwargs)
     with a time gap under 1 s), ``rms_jerk`` (m/s³), ``harsh_brakes`` (steps braking harder than
     3 m/s², per episode), and ``trace``: the first episode's ``time_gap`` and ``accel`` arrays.
     """
-    if not callable(policy):
-        raise ValueError(f"policy must be callable (obs -> action), got {type(policy).__name__}")
-    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
-        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
+    check_callable("policy", policy, signature="(obs -> action)")
+    check_int("episodes", episodes)
     env = CarFollowingEnv(**env_kwargs)
     collisions, true_ret, hand_ret, gaps, jerks, harsh, trace = 0, [], [], [], [], 0, None
     for episode in range(episodes):

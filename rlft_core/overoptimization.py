@@ -27,8 +27,7 @@ import math
 import numpy as np
 import torch
 
-from ._validate import check_finite, check_positive, check_range
-from .tiny_lm import generate
+from ._validate import check_int, check_finite, check_positive, check_range
 
 
 def _as_pool(name, values, shape=None):
@@ -64,8 +63,7 @@ def best_of_n_weights(pool_size: int, n: int) -> np.ndarray:
     unbiased best-of-n estimate from one pool, as in Gao, Schulman & Hilton 2023.
     Computed with log-gamma, so any :math:`N` works. Returns ``(N,)`` weights summing to 1.
     """
-    if isinstance(pool_size, bool) or not isinstance(pool_size, (int, np.integer)) or pool_size < 1:
-        raise ValueError(f"pool_size must be a positive integer, got {pool_size!r}")
+    check_int("pool_size", pool_size)
     _check_n(n, pool_size)
     ranks = np.arange(pool_size)
     weights = np.zeros(pool_size)
@@ -189,8 +187,7 @@ def sample_pool(model, language, n_per_prompt: int, prompts=None, seed: int = 0,
     ``(sequences, mask)`` with ``P·n_per_prompt`` rows, prompt-major (row ``p·N + i`` is sample
     ``i`` of prompt ``p``), so ``values.reshape(P, N)`` gives the pool layout used above.
     """
-    if isinstance(n_per_prompt, bool) or not isinstance(n_per_prompt, (int, np.integer)) or n_per_prompt < 1:
-        raise ValueError(f"n_per_prompt must be a positive integer, got {n_per_prompt!r}")
+    check_int("n_per_prompt", n_per_prompt)
     check_range("batch_size", batch_size, 1, math.inf)
     tok = language.tokenizer
     if prompts is None:
@@ -204,8 +201,7 @@ def sample_pool(model, language, n_per_prompt: int, prompts=None, seed: int = 0,
     sequences = torch.full((len(repeated), width), tok.pad_id, dtype=torch.long)
     mask = torch.zeros(len(repeated), width, dtype=torch.bool)
     for start in range(0, len(repeated), int(batch_size)):
-        seq, m = generate(model, repeated[start:start + int(batch_size)], language.max_words + 1,
-                          generator=generator, eos_id=tok.eos_id, pad_id=tok.pad_id)
+        seq, m = language.sample(model, repeated[start:start + int(batch_size)], generator=generator)
         sequences[start:start + len(seq), :seq.shape[1]] = seq
         mask[start:start + len(seq), :seq.shape[1]] = m
     return sequences, mask

@@ -23,6 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ._validate import check_instance, check_int, check_sizes
+
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
@@ -104,13 +106,10 @@ class ActorCritic(nn.Module):
     def __init__(self, obs_dim: int, action_spec: dict, hidden_sizes=(64, 64),
                  normalize_obs: bool = False, log_std_init: float = 0.0):
         super().__init__()
-        if isinstance(obs_dim, bool) or not isinstance(obs_dim, int) or obs_dim < 1:
-            raise ValueError(f"obs_dim must be a positive int, got {obs_dim!r}")
+        check_int("obs_dim", obs_dim)
         if not isinstance(action_spec, dict) or action_spec.get("kind") not in ("discrete", "continuous"):
             raise ValueError(f"action_spec must be a dict with kind 'discrete' or 'continuous', got {action_spec!r}")
-        hidden_sizes = tuple(int(h) for h in hidden_sizes)
-        if not hidden_sizes or min(hidden_sizes) < 1:
-            raise ValueError(f"hidden_sizes must be a non-empty list of positive ints, got {hidden_sizes}")
+        hidden_sizes = check_sizes("hidden_sizes", hidden_sizes)
         self.obs_dim, self.action_spec, self.hidden_sizes = obs_dim, dict(action_spec), hidden_sizes
         self.normalize_obs, self.log_std_init = bool(normalize_obs), float(log_std_init)
         self.discrete = action_spec["kind"] == "discrete"
@@ -209,3 +208,21 @@ class ActorCritic(nn.Module):
             actions = self.sample(obs, generator if generator is not None else torch.default_generator)[0]
         env_actions = self.to_env_actions(actions)
         return env_actions[0] if single else env_actions
+
+
+def save_agent(agent: ActorCritic, path) -> None:
+    """Save an agent as a plain dict (constructor arguments + ``state_dict``) with ``torch.save``,
+    loadable with ``torch.load(path, weights_only=True)`` (no pickled classes)."""
+    check_instance("agent", agent, ActorCritic)
+    torch.save({"format": "rlft_core.ActorCritic/1", "init_kwargs": agent.init_kwargs(),
+                "state_dict": agent.state_dict()}, path)
+
+
+def load_agent(path) -> ActorCritic:
+    """Load an agent saved by ``save_agent`` (``torch.load(..., weights_only=True)``)."""
+    checkpoint = torch.load(path, weights_only=True)
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != "rlft_core.ActorCritic/1":
+        raise ValueError(f"path {path!r} does not hold an agent saved by rlft_core.ppo.save_agent")
+    agent = ActorCritic(**checkpoint["init_kwargs"])
+    agent.load_state_dict(checkpoint["state_dict"])
+    return agent.eval()

@@ -24,14 +24,17 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ._validate import check_positive, check_range
-from .policies import ActorCritic, action_spec_from_space
-from .ppo_losses import approx_kl, clip_fraction, clipped_surrogate_loss, normalize_advantages, value_loss
+from ._validate import (check_bool, check_callable, check_instance, check_int, check_positive, check_range,
+                        check_sizes)
+from .policies import ActorCritic, action_spec_from_space, load_agent, save_agent
+from .ppo_losses import (approx_kl, clip_fraction, clipped_surrogate_loss, entropy_bonus, normalize_advantages,
+                         value_loss)
 from .rollout import RolloutCollector, evaluate, make_vector_env
 from .utils import seed_everything
 
-__all__ = ["PPOConfig", "train_ppo", "evaluate", "save_agent", "load_agent", "ActorCritic",
-           "clipped_surrogate_loss", "value_loss", "approx_kl", "clip_fraction", "normalize_advantages"]
+# Re-exported so that a notebook needs one import: the trainer, its update, and what they use.
+__all__ = ["PPOConfig", "train_ppo", "ppo_update", "explained_variance", "evaluate", "save_agent", "load_agent",
+           "ActorCritic", "clipped_surrogate_loss", "value_loss", "approx_kl", "clip_fraction", "normalize_advantages"]
 
 
 @dataclasses.dataclass
@@ -79,13 +82,11 @@ class PPOConfig:
 
     def __post_init__(self):
         for name in ("total_timesteps", "num_envs", "num_steps", "num_epochs", "num_minibatches"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_int(name, getattr(self, name))
+        check_int("torch_threads", self.torch_threads, allow_none=True)
         check_range("gamma", self.gamma, 0.0, 1.0)
         check_range("gae_lambda", self.gae_lambda, 0.0, 1.0)
-        check_positive(learning_rate=self.learning_rate, clip_eps=self.clip_eps,
-                       max_grad_norm=self.max_grad_norm)
+        check_positive(learning_rate=self.learning_rate, clip_eps=self.clip_eps, max_grad_norm=self.max_grad_norm)
         check_range("vf_coef", self.vf_coef, 0.0, math.inf, high_open=True)
         check_range("ent_coef", self.ent_coef, 0.0, math.inf, high_open=True)
         check_range("log_std_init", self.log_std_init, -20.0, 5.0)
@@ -93,18 +94,9 @@ class PPOConfig:
             check_positive(target_kl=self.target_kl)
         if self.stop_at_return is not None:
             check_range("stop_at_return", self.stop_at_return, -math.inf, math.inf, True, True)
-        if self.torch_threads is not None and (isinstance(self.torch_threads, bool)
-                                               or not isinstance(self.torch_threads, int) or self.torch_threads < 1):
-            raise ValueError(f"torch_threads must be a positive int or None, got {self.torch_threads!r}")
-        for name in ("anneal_lr", "clip_vloss", "norm_adv", "normalize_obs", "normalize_reward"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        try:
-            self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
-        except (TypeError, ValueError):
-            raise ValueError(f"hidden_sizes must be a sequence of positive ints, got {self.hidden_sizes!r}") from None
-        if not self.hidden_sizes or min(self.hidden_sizes) < 1:
-            raise ValueError(f"hidden_sizes must be a non-empty sequence of positive ints, got {self.hidden_sizes!r}")
+        check_bool(anneal_lr=self.anneal_lr, clip_vloss=self.clip_vloss, norm_adv=self.norm_adv,
+                   normalize_obs=self.normalize_obs, normalize_reward=self.normalize_reward)
+        self.hidden_sizes = check_sizes("hidden_sizes", self.hidden_sizes)
         if self.num_envs * self.num_steps < 4 * self.num_minibatches:
             raise ValueError(f"num_minibatches={self.num_minibatches} is too many for a rollout of "
                              f"num_envs*num_steps={self.num_envs * self.num_steps} steps (need >= 4 per minibatch)")
@@ -113,7 +105,77 @@ class PPOConfig:
                              f"(num_envs*num_steps={self.num_envs * self.num_steps})")
 
 
-def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0):
+def ppo_update(agent: ActorCritic, optimizer: torch.optim.Optimizer, batch: dict, config: PPOConfig,
+               generator: torch.Generator, loss_fn=None) -> dict:
+    r"""One PPO update on one rollout: ``num_epochs`` passes over ``num_minibatches`` shuffled
+    minibatches, each an Adam step on
+
+    .. math:: \text{loss} = -L^{CLIP} + c_1 L^V - c_2 H
+
+    (Schulman et al. 2017, eq. 9), advantages standardised per minibatch, the global gradient norm
+    clipped, optionally the value loss clipped and the epochs stopped early on a KL budget.
+
+    ``batch``: ``RolloutCollector.batch(...)`` (``obs``, ``actions``, ``logp_old``, ``values_old``,
+    ``advantages``, ``returns``; ``(B, ...)``). ``loss_fn(batch, logp_new, entropy, values,
+    config) -> loss``, when given, replaces the loss above (the repair exercise of notebook 07);
+    it gets the minibatch's raw advantages. Returns the means over minibatches of ``loss``,
+    ``policy_loss``, ``value_loss`` (the terms above, logged even when ``loss_fn`` trains),
+    ``entropy``, ``approx_kl``, ``clip_fraction``, and ``epochs`` (fewer when ``target_kl`` stopped them).
+    """
+    _check_update_args(optimizer, batch, config, loss_fn)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    stats = {k: [] for k in ("loss", "policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")}
+    for epoch in range(1, config.num_epochs + 1):
+        for mb in torch.randperm(len(batch["advantages"]), generator=generator).chunk(config.num_minibatches):
+            logp_new, entropy, values = agent.evaluate_actions(batch["obs"][mb], batch["actions"][mb])
+            logp_old, adv = batch["logp_old"][mb], batch["advantages"][mb]
+            if config.norm_adv and len(mb) > 1:
+                adv = normalize_advantages(adv)                                  # per minibatch (detail 7)
+            pg_loss = clipped_surrogate_loss(logp_new, logp_old, adv, config.clip_eps)
+            if config.clip_vloss:                                                # detail 9
+                v_loss = value_loss(values, batch["returns"][mb], batch["values_old"][mb], config.clip_eps)
+            else:
+                v_loss = value_loss(values, batch["returns"][mb])
+            if loss_fn is None:
+                # Minimise -L^CLIP + c1 L^V - c2 H (one optimiser for actor and critic, detail 10);
+                # no entropy graph when c2 = 0.
+                loss = pg_loss + config.vf_coef * v_loss
+                if config.ent_coef > 0:
+                    loss = loss - config.ent_coef * entropy_bonus(entropy)
+            else:
+                minibatch = {"logp_old": logp_old, "advantages": batch["advantages"][mb],
+                             "returns": batch["returns"][mb]}
+                loss = loss_fn(minibatch, logp_new, entropy, values, config)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, config.max_grad_norm, foreach=True)     # detail 11
+            optimizer.step()
+            with torch.no_grad():                                                # debug variables (detail 12)
+                for name, value in (("loss", loss), ("policy_loss", pg_loss), ("value_loss", v_loss),
+                                    ("entropy", entropy.mean()), ("approx_kl", approx_kl(logp_new, logp_old)),
+                                    ("clip_fraction", clip_fraction(logp_new, logp_old, config.clip_eps))):
+                    stats[name].append(value.detach())
+        # Early stopping of the epochs on a KL budget, checked after each epoch on its last
+        # minibatch (as CleanRL's --target-kl; off by default).
+        if config.target_kl is not None and stats["approx_kl"][-1].item() > config.target_kl:
+            break
+    return {**{k: torch.stack(v).double().mean().item() for k, v in stats.items()}, "epochs": epoch}
+
+
+def _check_update_args(optimizer, batch, config, loss_fn):
+    check_instance("optimizer", optimizer, torch.optim.Optimizer)
+    check_instance("config", config, PPOConfig)
+    check_callable("loss_fn", loss_fn, allow_none=True, signature="(batch, logp_new, entropy, values, config)")
+    missing = {"obs", "actions", "logp_old", "values_old", "advantages", "returns"} - set(batch)
+    if missing:
+        raise ValueError(f"batch is missing {sorted(missing)}; expected RolloutCollector.batch(...)'s dict")
+    if len(batch["advantages"]) < config.num_minibatches:
+        raise ValueError(f"batch holds {len(batch['advantages'])} steps, fewer than "
+                         f"num_minibatches={config.num_minibatches}")
+
+
+def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0, agent: ActorCritic | None = None,
+              loss_fn=None):
     """Train an ``ActorCritic`` with PPO on ``num_envs`` copies of ``env``; return ``(agent, history)``.
 
     Args:
@@ -125,22 +187,24 @@ def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0
         seed: seeds Python's, numpy's and torch's global generators (``seed_everything``: the network
             initialisation), a private generator for action sampling and minibatch order, and the
             environments (env ``i`` is reset with ``seed + i``). Same seed, same machine: same history.
+        agent: continue training this agent (its networks and observation statistics) instead of a
+            new one; a fresh Adam optimiser is made either way. Preference-based RL uses it between
+            labelling rounds (``rlft_core.pbrl``).
+        loss_fn: ``loss_fn(batch, logp_new, entropy, values, config) -> loss`` replaces PPO's loss
+            (see :func:`ppo_update`); notebook 07's repair exercise trains with the student's loss.
 
     ``history`` holds one dict per update: ``update``, ``global_step`` (env steps so far, counting
     reset steps), ``episode_returns`` (returns of the episodes finished in this update),
-    ``mean_return`` (mean of the last 20 finished episodes, NaN before the first), ``policy_loss``,
-    ``value_loss``, ``entropy``, ``approx_kl``, ``clip_fraction`` (means over the minibatches),
-    ``explained_variance``, ``sps`` (env steps per second so far), ``learning_rate``, ``elapsed``
-    (seconds), ``epochs`` (epochs run; fewer when ``target_kl`` stopped them).
+    ``mean_return`` (mean of the last 20 finished episodes, NaN before the first), ``loss``,
+    ``policy_loss``, ``value_loss``, ``entropy``, ``approx_kl``, ``clip_fraction`` (means over the
+    minibatches), ``epochs`` (fewer when ``target_kl`` stopped them), ``explained_variance``, ``sps``
+    (env steps per second so far), ``learning_rate``, ``elapsed`` (seconds).
 
     While training, ``torch.set_num_threads(config.torch_threads)`` is in force (1 is fastest for
     these small networks and makes runs reproducible); the previous setting is restored at the end.
     """
     config = PPOConfig() if config is None else config
-    if not isinstance(config, PPOConfig):
-        raise ValueError(f"config must be a PPOConfig, got {type(config).__name__}")
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable or None, got {type(callback).__name__}")
+    _check_train_args(config, callback, agent, loss_fn)
     seed_everything(seed)                                    # global RNGs: network initialisation
     generator = torch.Generator().manual_seed(seed)          # action sampling, minibatch order
     threads_before = torch.get_num_threads()
@@ -148,12 +212,14 @@ def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0
         torch.set_num_threads(config.torch_threads)
     envs = make_vector_env(env, config.num_envs)             # CartPole: gymnasium's vectorised one
     try:
-        agent = ActorCritic(envs.single_observation_space.shape[0],
-                            action_spec_from_space(envs.single_action_space), config.hidden_sizes,
-                            config.normalize_obs, config.log_std_init)   # orthogonal init (detail 2)
+        if agent is None:
+            agent = ActorCritic(envs.single_observation_space.shape[0],
+                                action_spec_from_space(envs.single_action_space), config.hidden_sizes,
+                                config.normalize_obs, config.log_std_init)   # orthogonal init (detail 2)
+        _check_agent_fits(agent, envs, config)
+        agent.train()
         # Adam with eps 1e-5 instead of PyTorch's 1e-8 (detail 3); the fused kernel is the fastest here.
-        params = list(agent.parameters())
-        optimizer = torch.optim.Adam(params, lr=config.learning_rate, eps=1e-5, fused=True)
+        optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5, fused=True)
         collector = RolloutCollector(envs, agent, config.num_steps, config.gamma,
                                      config.normalize_reward, seed)
         batch_size = config.num_envs * config.num_steps
@@ -172,58 +238,19 @@ def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0
             global_step += batch_size
             recent_returns.extend(finished)
 
-            # 2. GAE advantages and λ-returns, bootstrapping truncated episodes from V(s_final).
-            adv, returns = collector.advantages_and_returns(config.gamma, config.gae_lambda)
-            valid = collector.valid.reshape(-1)              # drop reset steps (not MDP transitions)
-            b_obs = torch.from_numpy(collector.obs.reshape(batch_size, -1)[valid])
-            b_actions = torch.from_numpy(collector.actions.reshape(batch_size, *collector.actions.shape[2:])[valid])
-            b_logp = torch.from_numpy(collector.logp.reshape(-1)[valid])
-            b_values = torch.from_numpy(collector.values.reshape(-1)[valid])
-            b_adv = torch.from_numpy(adv.reshape(-1)[valid].astype(np.float32))
-            b_returns = torch.from_numpy(returns.reshape(-1)[valid].astype(np.float32))
+            # 2. GAE advantages and λ-returns, bootstrapping truncated episodes from V(s_final);
+            #    reset steps are dropped (they are not MDP transitions).
+            batch = collector.batch(config.gamma, config.gae_lambda)
 
             # 3. Optimise the PPO objective for num_epochs passes over shuffled minibatches.
-            stats = {"policy_loss": [], "value_loss": [], "entropy": [], "approx_kl": [], "clip_fraction": []}
-            for epoch in range(1, config.num_epochs + 1):
-                for mb in torch.randperm(len(b_adv), generator=generator).chunk(config.num_minibatches):
-                    logp_new, entropy, values = agent.evaluate_actions(b_obs[mb], b_actions[mb])
-                    mb_adv = b_adv[mb]
-                    if config.norm_adv and len(mb) > 1:
-                        mb_adv = normalize_advantages(mb_adv)          # per minibatch (detail 7)
-                    pg_loss = clipped_surrogate_loss(logp_new, b_logp[mb], mb_adv, config.clip_eps)
-                    if config.clip_vloss:                              # detail 9
-                        v_loss = value_loss(values, b_returns[mb], b_values[mb], config.clip_eps)
-                    else:
-                        v_loss = value_loss(values, b_returns[mb])
-                    # Minimise -L^CLIP + c1 L^V - c2 H (one optimiser for actor and critic, detail 10).
-                    loss = pg_loss + config.vf_coef * v_loss
-                    if config.ent_coef > 0:                            # no entropy graph when c2 = 0
-                        loss = loss - config.ent_coef * entropy.mean()
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    nn.utils.clip_grad_norm_(params, config.max_grad_norm, foreach=True)  # detail 11
-                    optimizer.step()
-                    with torch.no_grad():                              # debug variables (detail 12)
-                        stats["approx_kl"].append(approx_kl(logp_new, b_logp[mb]))     # k3 estimator
-                        stats["clip_fraction"].append(clip_fraction(logp_new, b_logp[mb], config.clip_eps))
-                    stats["policy_loss"].append(pg_loss.detach())
-                    stats["value_loss"].append(v_loss.detach())
-                    stats["entropy"].append(entropy.detach().mean())
-                # Early stopping of the epochs on a KL budget, checked after each epoch on its last
-                # minibatch (as CleanRL's --target-kl; off by default).
-                if config.target_kl is not None and stats["approx_kl"][-1].item() > config.target_kl:
-                    break
+            stats = ppo_update(agent, optimizer, batch, config, generator, loss_fn)
 
             # 4. Diagnostics: explained variance of the value predictions (1 = perfect, <= 0 = useless).
-            var_returns = b_returns.var().item() if len(b_returns) > 1 else float("nan")
-            explained_var = (float("nan") if not var_returns > 0
-                             else 1.0 - (b_returns - b_values).var().item() / var_returns)
             elapsed = time.perf_counter() - start
             record = {"update": update, "global_step": global_step, "episode_returns": finished,
                       "mean_return": float(np.mean(recent_returns)) if recent_returns else float("nan"),
-                      **{k: torch.stack(v).double().mean().item() for k, v in stats.items()},
-                      "explained_variance": explained_var, "sps": global_step / elapsed,
-                      "learning_rate": lr, "elapsed": elapsed, "epochs": epoch}
+                      **stats, "explained_variance": explained_variance(batch["values_old"], batch["returns"]),
+                      "sps": global_step / elapsed, "learning_rate": lr, "elapsed": elapsed}
             history.append(record)
             if callback is not None and callback(record) is True:
                 break                                                  # the callback asked to stop
@@ -237,20 +264,26 @@ def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0
     return agent, history
 
 
-def save_agent(agent: ActorCritic, path) -> None:
-    """Save an agent as a plain dict (constructor arguments + ``state_dict``) with ``torch.save``,
-    loadable with ``torch.load(path, weights_only=True)`` (no pickled classes)."""
-    if not isinstance(agent, ActorCritic):
-        raise ValueError(f"agent must be an ActorCritic, got {type(agent).__name__}")
-    torch.save({"format": "rlft_core.ActorCritic/1", "init_kwargs": agent.init_kwargs(),
-                "state_dict": agent.state_dict()}, path)
+def explained_variance(values, returns) -> float:
+    r""":math:`1 - \mathrm{Var}[R - V] / \mathrm{Var}[R]`: 1 for perfect value predictions, ≤ 0 for
+    predictions no better than a constant; NaN when the returns do not vary."""
+    var_returns = returns.var().item() if len(returns) > 1 else float("nan")
+    return float("nan") if not var_returns > 0 else 1.0 - (returns - values).var().item() / var_returns
 
 
-def load_agent(path) -> ActorCritic:
-    """Load an agent saved by ``save_agent`` (``torch.load(..., weights_only=True)``)."""
-    checkpoint = torch.load(path, weights_only=True)
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != "rlft_core.ActorCritic/1":
-        raise ValueError(f"path {path!r} does not hold an agent saved by rlft_core.ppo.save_agent")
-    agent = ActorCritic(**checkpoint["init_kwargs"])
-    agent.load_state_dict(checkpoint["state_dict"])
-    return agent.eval()
+def _check_train_args(config, callback, agent, loss_fn):
+    check_instance("config", config, PPOConfig)
+    check_callable("callback", callback, allow_none=True, signature="(record)")
+    check_instance("agent", agent, ActorCritic, allow_none=True)
+    check_callable("loss_fn", loss_fn, allow_none=True, signature="(batch, logp_new, entropy, values, config)")
+
+
+def _check_agent_fits(agent, envs, config):
+    spec = action_spec_from_space(envs.single_action_space)
+    if agent.obs_dim != envs.single_observation_space.shape[0] or agent.action_spec != spec:
+        raise ValueError(f"agent does not fit env: it takes {agent.obs_dim} observations and actions "
+                         f"{agent.action_spec}, the env has {envs.single_observation_space.shape[0]} and {spec}")
+    if agent.normalize_obs != config.normalize_obs:
+        raise ValueError(f"agent.normalize_obs={agent.normalize_obs} but config.normalize_obs="
+                         f"{config.normalize_obs}: they must agree when training an existing agent")
+

@@ -11,11 +11,21 @@ import torch
 from ._validate import check_finite, check_positive, check_same_shape, check_tensor
 
 
-def _check_logps(**named):
+def _check_tensors(**named):
+    """Each named tensor is a finite float tensor, all of one shape."""
     for name, x in named.items():
         check_tensor(name, x)
     check_same_shape(**named)
     check_finite(**named)
+
+
+def _check_value_args(values, returns, old_values, clip_eps):
+    _check_tensors(values=values, returns=returns)
+    if (old_values is None) != (clip_eps is None):
+        raise ValueError("old_values and clip_eps go together: pass both to clip, or neither")
+    if old_values is not None:
+        _check_tensors(values=values, old_values=old_values)
+        check_positive(clip_eps=clip_eps)
 
 
 def clipped_surrogate_loss(logp_new, logp_old, advantages, clip_eps):
@@ -30,7 +40,7 @@ def clipped_surrogate_loss(logp_new, logp_old, advantages, clip_eps):
     A > 0, r < 1−ε with A < 0) the loss is flat and its gradient is zero.
     Schulman et al. 2017, eq. (7).
     """
-    _check_logps(logp_new=logp_new, logp_old=logp_old, advantages=advantages)
+    _check_tensors(logp_new=logp_new, logp_old=logp_old, advantages=advantages)
     check_positive(clip_eps=clip_eps)
     ratio = torch.exp(logp_new - logp_old)                                  # (B,)
     unclipped = -advantages * ratio
@@ -53,19 +63,10 @@ def value_loss(values, returns, old_values=None, clip_eps=None):
     Schulman et al. 2017, eq. (9) (the :math:`L^{VF}` term); clipping from Dhariwal et al. 2017,
     OpenAI Baselines, and discussed in Engstrom et al. 2020 / Andrychowicz et al. 2021.
     """
-    check_tensor("values", values)
-    check_tensor("returns", returns)
-    check_same_shape(values=values, returns=returns)
-    check_finite(values=values, returns=returns)
-    if (old_values is None) != (clip_eps is None):
-        raise ValueError("old_values and clip_eps go together: pass both to clip, or neither")
-    unclipped = (values - returns) ** 2
+    _check_value_args(values, returns, old_values, clip_eps)
+    unclipped = (values - returns) ** 2                                     # (B,)
     if old_values is None:
         return 0.5 * unclipped.mean()
-    check_tensor("old_values", old_values)
-    check_same_shape(values=values, old_values=old_values)
-    check_finite(old_values=old_values)
-    check_positive(clip_eps=clip_eps)
     values_clipped = old_values + (values - old_values).clamp(-clip_eps, clip_eps)
     clipped = (values_clipped - returns) ** 2
     return 0.5 * torch.max(unclipped, clipped).mean()
@@ -79,14 +80,14 @@ def approx_kl(logp_new, logp_old):
     Unbiased when the actions were sampled from :math:`\pi_\text{old}` and never negative.
     J. Schulman 2020, "Approximating KL Divergence" (the k3 estimator), as used by CleanRL.
     """
-    _check_logps(logp_new=logp_new, logp_old=logp_old)
+    _check_tensors(logp_new=logp_new, logp_old=logp_old)
     log_ratio = logp_new - logp_old
     return ((torch.exp(log_ratio) - 1) - log_ratio).mean()
 
 
 def clip_fraction(logp_new, logp_old, clip_eps):
     r"""Fraction of samples whose ratio left the trust region: :math:`\mathbb E_t[|r_t - 1| > \epsilon]`."""
-    _check_logps(logp_new=logp_new, logp_old=logp_old)
+    _check_tensors(logp_new=logp_new, logp_old=logp_old)
     check_positive(clip_eps=clip_eps)
     ratio = torch.exp(logp_new - logp_old)
     return ((ratio - 1.0).abs() > clip_eps).float().mean()

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ._validate import check_range
+from ._validate import check_int, check_range
 
 
 def _pad(seqs, pad_value):
@@ -29,6 +29,17 @@ def _pad(seqs, pad_value):
         out[i, : s.shape[0]] = s
         mask[i, : s.shape[0]] = True
     return out, mask
+
+
+def pad_to_length(x, mask, length: int):
+    """Pad ``x`` ``(N, L, ...)`` with zeros and ``mask`` ``(N, L)`` with False up to ``L = length``."""
+    extra = length - x.shape[1]
+    if extra < 0:
+        raise ValueError(f"length={length} is shorter than the sequences ({x.shape[1]})")
+    if extra == 0:
+        return x, mask
+    x = torch.cat([x, x.new_zeros((x.shape[0], extra, *x.shape[2:]))], dim=1)
+    return x, torch.cat([mask, mask.new_zeros((mask.shape[0], extra))], dim=1)
 
 
 @dataclass
@@ -113,13 +124,19 @@ class PairDataset:
 
     @staticmethod
     def concat(datasets) -> "PairDataset":
-        """Concatenate datasets whose tensors share trailing shapes (pad first if they do not)."""
+        """Concatenate datasets whose tensors share trailing shapes; sequences of different lengths
+        are padded to the longest (mask False), e.g. clips of several labelling rounds."""
         datasets = list(datasets)
-        out = {}
-        for f in fields(PairDataset):
-            vals = [getattr(d, f.name) for d in datasets]
-            out[f.name] = None if any(v is None for v in vals) else torch.cat(vals)
-        return PairDataset(**out)
+        padded = []
+        for d in datasets:
+            fields_ = {f.name: getattr(d, f.name) for f in fields(PairDataset)}
+            for name in ("chosen", "rejected", "prompt"):
+                if fields_[name] is not None:
+                    length = max(getattr(e, name).shape[1] for e in datasets if getattr(e, name) is not None)
+                    fields_[name], fields_[name + "_mask"] = pad_to_length(fields_[name], fields_[name + "_mask"], length)
+            padded.append(fields_)
+        return PairDataset(**{f.name: None if any(d[f.name] is None for d in padded)
+                              else torch.cat([d[f.name] for d in padded]) for f in fields(PairDataset)})
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,8 +205,7 @@ class BradleyTerryLabeler:
         check_range("flip_prob", self.flip_prob, 0.0, 0.5)
         check_range("tie_margin", self.tie_margin, 0.0, math.inf, high_open=True)
         check_range("bias_weight", self.bias_weight, -math.inf, math.inf, low_open=True, high_open=True)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        check_int("seed", self.seed, low=0)
         self.rng = np.random.default_rng(int(self.seed))
 
     # -- the model of the human ------------------------------------------------------------
@@ -294,8 +310,7 @@ class BradleyTerryLabeler:
         if n_samples is None:
             agree = np.where(sign > 0, q, np.where(sign < 0, 1.0 - q, 0.5))
             return float(agree.mean())
-        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer or None, got {n_samples!r}")
+        check_int("n_samples", n_samples)
         rng = np.random.default_rng([int(self.seed), 1])
         says_a = rng.random((int(n_samples), q.size)) < q       # (n_samples, N_labeled)
         agree = np.where(sign > 0, says_a, np.where(sign < 0, ~says_a, 0.5))

@@ -34,7 +34,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._validate import check_finite, check_positive, check_range, check_same_shape, check_tensor
+from ._validate import (check_callable, check_finite, check_int, check_positive, check_range,
+                        check_same_shape, check_tensor, open_env)
 from .returns import discounted_returns
 from .utils import seed_everything
 
@@ -100,20 +101,13 @@ class ReinforcePolicy(nn.Module):
         return self.critic(obs).squeeze(-1)                      # (T,)
 
 
-def _make_env(env):
-    if isinstance(env, str):
-        try:
-            env = gym.make(env)
-        except gym.error.Error as e:
-            raise ValueError(f"env {env!r} is not a registered gymnasium id: {e}") from None
-    elif not isinstance(env, gym.Env):
-        if not callable(env):
-            raise ValueError(f"env must be a gymnasium id, a factory or an Env, got {type(env).__name__}")
-        env = env()
+def _discrete_env(env):
+    """``(environment, owned)`` from ``env`` (see ``open_env``); REINFORCE here needs Discrete actions."""
+    env, owned = open_env(env)
     if not isinstance(env.action_space, gym.spaces.Discrete) or len(env.observation_space.shape) != 1:
         raise ValueError(f"env must have a Discrete action space and flat observations, got "
                          f"{env.observation_space} and {env.action_space}")
-    return env
+    return env, owned
 
 
 @torch.no_grad()
@@ -186,13 +180,10 @@ def policy_gradient_variance(policy, env="CartPole-v1", baseline_fn=None, episod
                          f"{type(policy).__name__}")
     if baseline_fn is not None and not callable(baseline_fn):
         raise ValueError(f"baseline_fn must be None or callable, got {type(baseline_fn).__name__}")
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 2:
-        raise ValueError(f"episodes must be an integer >= 2 (a variance needs two samples), "
-                         f"got {episodes!r}")
+    check_int("episodes", episodes, low=2)
     check_range("gamma", gamma, 0.0, 1.0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    env = _make_env(env)
+    check_int("seed", seed, low=0)
+    env, _ = _discrete_env(env)
     generator = torch.Generator().manual_seed(seed)          # leaves the global generators alone
     played = [_play_episode(policy, env, generator, seed=seed if i == 0 else None)
               for i in range(episodes)]
@@ -208,8 +199,7 @@ def _check_config(config: REINFORCEConfig) -> None:
         raise ValueError(f"config must be a REINFORCEConfig, got {type(config).__name__}")
     for name in ("total_steps", "episodes_per_update", "hidden", "value_steps"):
         value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"config.{name} must be a positive integer, got {value!r}")
+        check_int(f"config.{name}", value)
     check_range("config.gamma", config.gamma, 0.0, 1.0)
     check_positive(**{"config.policy_lr": config.policy_lr, "config.value_lr": config.value_lr,
                       "config.max_grad_norm": config.max_grad_norm})
@@ -242,14 +232,11 @@ def train_reinforce(env=None, config=None, baseline=True, callback=None, seed=0,
     """
     config = REINFORCEConfig() if config is None else config
     _check_config(config)
-    if loss_fn is not None and not callable(loss_fn):
-        raise ValueError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable, got {type(callback).__name__}")
+    check_callable("loss_fn", loss_fn, allow_none=True)
+    check_callable("callback", callback, allow_none=True)
     loss_fn = loss_fn or reinforce_loss
     generator = seed_everything(seed)
-    owns_env = not isinstance(env, gym.Env)
-    env = _make_env(config.env_id if env is None else env)
+    env, owns_env = _discrete_env(config.env_id if env is None else env)
     policy = ReinforcePolicy(env.observation_space.shape[0], int(env.action_space.n), config.hidden,
                              baseline=baseline)
     policy_opt = torch.optim.Adam(policy.actor.parameters(), lr=config.policy_lr)

@@ -50,7 +50,7 @@ import numpy as np
 import torch
 
 from ._validate import check_positive, check_range
-from .tiny_lm import Tokenizer
+from .tiny_lm import Tokenizer, generate
 
 ASPECTS = {
     "phone": ("battery", "screen", "price", "design"),
@@ -208,6 +208,14 @@ class ReviewLanguage:
         product, words = self.split(tokens)
         ending = "" if words and words[-1] == Tokenizer.EOS else " …(no <eos>)"
         return f"[{product}] " + " ".join(w for w in words if w != Tokenizer.EOS) + ending
+
+    def sample(self, model, prompts: torch.Tensor, generator: torch.Generator | None = None,
+               temperature: float = 1.0):
+        """Reviews ``model`` writes after ``prompts`` ``(B, Lp)``: :func:`~rlft_core.tiny_lm.generate`
+        with this language's limit (``max_words`` words, then ``<eos>``) and special tokens.
+        Returns ``(sequences, mask)``, ``(B, Lp + T)``."""
+        return generate(model, prompts, self.max_words + 1, temperature=temperature, generator=generator,
+                        eos_id=self.tokenizer.eos_id, pad_id=self.tokenizer.pad_id)
 
     def prompts(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``(n, 2)`` prompts ``<bos> PRODUCT`` with products drawn uniformly."""

@@ -20,8 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._validate import check_finite, check_range, check_same_shape, check_tensor
-from .preferences import PairDataset
+from ._validate import check_callable, check_finite, check_int, check_range, check_same_shape, check_tensor
+from .preferences import PairDataset, pad_to_length
 
 
 def _check_pair_scores(r_chosen, r_rejected, tie):
@@ -97,8 +97,7 @@ class ClipRewardModel(nn.Module):
     def __init__(self, obs_dim: int, hidden: int = 64):
         super().__init__()
         for name, value in (("obs_dim", obs_dim), ("hidden", hidden)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(name, value)
         self.obs_dim = int(obs_dim)
         self.net = nn.Sequential(nn.Linear(obs_dim, hidden), nn.LeakyReLU(0.01),
                                  nn.Linear(hidden, hidden), nn.LeakyReLU(0.01), nn.Linear(hidden, 1))
@@ -125,6 +124,42 @@ class ClipRewardModel(nn.Module):
         return self.net(features).squeeze(-1)
 
 
+class StandardizedClipRewardModel(ClipRewardModel):
+    r"""A :class:`~rlft_core.reward_model.ClipRewardModel` on standardised step features,
+    :math:`\hat r(x) = f_\phi((x - \mu)/\sigma)`, with :math:`\mu, \sigma` fixed by :meth:`fit_scaler`
+    (on the first clips). MountainCar's velocity is ~0.01 and its position ~0.5: unscaled, the MLP
+    barely sees the velocity, on which the energy gain depends (its accuracy stays near chance)."""
+
+    def __init__(self, obs_dim: int, hidden: int = 64):
+        super().__init__(obs_dim, hidden)
+        self.register_buffer("feature_mean", torch.zeros(self.obs_dim))
+        self.register_buffer("feature_std", torch.ones(self.obs_dim))
+
+    def fit_scaler(self, features) -> None:
+        """Set :math:`\\mu, \\sigma` to the mean and std of ``features`` ``(B, obs_dim)`` (σ ≥ 1e-6)."""
+        features = torch.as_tensor(np.asarray(features), dtype=torch.float32)
+        if features.ndim != 2 or features.shape[1] != self.obs_dim or len(features) < 2:
+            raise ValueError(f"features must have shape (B >= 2, {self.obs_dim}), got {tuple(features.shape)}")
+        if not torch.isfinite(features).all():
+            raise ValueError("features contains NaN or inf; expected finite numbers")
+        self.feature_mean.copy_(features.mean(0))
+        self.feature_std.copy_(features.std(0).clamp_min(1e-6))
+
+    def forward(self, clips, mask=None):
+        """``clips`` ``(N, k, obs_dim)``, ``mask`` ``(N, k)`` -> :math:`\\sum_t m_t \\hat r(x_t)`, ``(N,)``."""
+        if not isinstance(clips, torch.Tensor) or clips.shape[-1:] != (self.obs_dim,):
+            raise ValueError(f"clips must be a tensor (N, k, {self.obs_dim}), got {getattr(clips, 'shape', clips)}")
+        return super().forward((clips - self.feature_mean) / self.feature_std, mask)
+
+    @torch.no_grad()
+    def step_reward(self, features):
+        """Learned reward of single steps, ``(B, obs_dim)`` -> ``(B,)``."""
+        features = torch.as_tensor(features, dtype=self.feature_mean.dtype)
+        if features.ndim != 2 or features.shape[1] != self.obs_dim:
+            raise ValueError(f"features must have shape (B, {self.obs_dim}), got {tuple(features.shape)}")
+        return super().step_reward((features - self.feature_mean) / self.feature_std)
+
+
 def join_prompt(prompt, prompt_mask, response, response_mask):
     """Pack each row's real prompt tokens followed by its real response tokens, right-padded.
 
@@ -139,14 +174,6 @@ def join_prompt(prompt, prompt_mask, response, response_mask):
     return tokens[:, :length], mask[:, :length]
 
 
-def _pad_len(x, mask, length):
-    extra = length - x.shape[1]
-    if extra == 0:
-        return x, mask
-    x = torch.cat([x, x.new_zeros((x.shape[0], extra, *x.shape[2:]))], dim=1)
-    return x, torch.cat([mask, mask.new_zeros((mask.shape[0], extra))], dim=1)
-
-
 def _score_pairs(model, data: PairDataset, include_prompt: bool):
     """One forward pass over chosen and rejected together -> ``(r_chosen, r_rejected)``, each ``(N,)``."""
     c, cm, r, rm = data.chosen, data.chosen_mask, data.rejected, data.rejected_mask
@@ -154,7 +181,7 @@ def _score_pairs(model, data: PairDataset, include_prompt: bool):
         c, cm = join_prompt(data.prompt, data.prompt_mask, c, cm)
         r, rm = join_prompt(data.prompt, data.prompt_mask, r, rm)
     length = max(c.shape[1], r.shape[1])
-    (c, cm), (r, rm) = _pad_len(c, cm, length), _pad_len(r, rm, length)
+    (c, cm), (r, rm) = pad_to_length(c, cm, length), pad_to_length(r, rm, length)
     param = next(model.parameters())
     x = torch.cat([c, r]).to(param.device)
     x = x.to(param.dtype) if x.is_floating_point() else x
@@ -213,14 +240,12 @@ def train_reward_model(model, train: PairDataset, test: PairDataset | None = Non
     if test is not None and not isinstance(test, PairDataset):
         raise ValueError(f"test must be a PairDataset or None, got {type(test).__name__}")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_int(name, value)
     check_range("lr", lr, 0.0, math.inf, low_open=True, high_open=True)
     check_range("weight_decay", weight_decay, 0.0, math.inf, high_open=True)
     if margin is not None:
         check_range("margin", margin, 0.0, math.inf, high_open=True)
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable or None, got {type(callback).__name__}")
+    check_callable("callback", callback, allow_none=True)
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("model has no trainable parameters")
 

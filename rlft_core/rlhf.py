@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 
-from ._validate import check_positive, check_range
+from ._validate import check_int, check_positive, check_range
 from .preferences import PairDataset
 from .reward_model import train_reward_model
-from .tiny_lm import GPTConfig, TinyGPT, TokenRewardModel, generate, token_logprobs
+from .tiny_lm import GPTConfig, TinyGPT, TokenRewardModel, token_logprobs
 from .utils import seed_everything
 
 
@@ -42,8 +42,7 @@ def new_lm(language, d_model: int = 64, n_layer: int = 2, n_head: int = 4, seed:
 def _positive_ints(obj, *names):
     for name in names:
         value = getattr(obj, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_int(name, value)
 
 
 def _progress(progress, total, desc):
@@ -56,18 +55,18 @@ def _progress(progress, total, desc):
 # ----------------------------------------------------------------------------------- 1. SFT
 @dataclass
 class SFTConfig:
-    """Hyperparameters of :func:`train_sft`: AdamW with a cosine decay to ``min_lr_fraction·lr``."""
+    """Hyperparameters of :func:`train_sft`: AdamW with a cosine decay to ``min_lr_fraction·learning_rate``."""
 
     steps: int = 800
     batch_size: int = 64
-    lr: float = 3e-3
+    learning_rate: float = 3e-3
     min_lr_fraction: float = 0.1
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
 
     def __post_init__(self):
         _positive_ints(self, "steps", "batch_size")
-        check_positive(lr=self.lr, max_grad_norm=self.max_grad_norm)
+        check_positive(learning_rate=self.learning_rate, max_grad_norm=self.max_grad_norm)
         check_range("min_lr_fraction", self.min_lr_fraction, 0.0, 1.0)
         check_range("weight_decay", self.weight_decay, 0.0, math.inf, high_open=True)
 
@@ -99,7 +98,7 @@ def train_sft(model, corpus, prompt_length: int, config: SFTConfig | None = None
     target_mask = (positions >= prompt_length) & (positions < lengths[:, None])  # response tokens
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     bar = _progress(progress, config.steps, "SFT")
     history = []
     model.train()
@@ -111,7 +110,7 @@ def train_sft(model, corpus, prompt_length: int, config: SFTConfig | None = None
         token_loss = F.cross_entropy(logits.transpose(1, 2), batch[:, 1:], reduction="none")
         loss = (token_loss * target).sum() / target.sum()
         cosine = 0.5 * (1 + math.cos(math.pi * (step - 1) / config.steps))
-        lr = config.lr * (config.min_lr_fraction + (1 - config.min_lr_fraction) * cosine)
+        lr = config.learning_rate * (config.min_lr_fraction + (1 - config.min_lr_fraction) * cosine)
         for group in optimizer.param_groups:
             group["lr"] = lr
         optimizer.zero_grad()
@@ -143,36 +142,54 @@ class PreferenceData:
     ceiling: float
 
 
-@torch.no_grad()
-def sample_preference_data(model, language, labeler, n_pairs: int, test_fraction: float = 0.2,
-                           seed: int = 0) -> PreferenceData:
-    """Sample two responses per prompt from ``model`` and let ``labeler`` say which is better.
+@dataclass
+class ResponsePairs:
+    """Two sampled responses per prompt, as token tuples ``prompt + response`` (``first[i]``,
+    ``second[i]`` for ``prompts[i]``), before anyone has judged them."""
 
-    ``labeler`` is a :class:`~rlft_core.preferences.BradleyTerryLabeler` whose ``reward_fn``
-    (and ``bias_fn``) take one token sequence ``prompt + response`` (e.g.
-    ``language.reward_of``). Christiano et al. 2017; Stiennon et al. 2020 (pairs of policy samples).
-    """
+    first: list
+    second: list
+    prompts: list
+    prompt_length: int
+    pad_id: int
+
+
+@torch.no_grad()
+def sample_response_pairs(model, language, n_pairs: int, seed: int = 0) -> ResponsePairs:
+    """Sample ``n_pairs`` prompts and two responses to each from ``model`` (temperature 1).
+    Stiennon et al. 2020 compare pairs of policy samples like these."""
     check_range("n_pairs", n_pairs, 2, math.inf)
-    check_range("test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True)
     generator = torch.Generator().manual_seed(seed)
     prompts = language.prompts(int(n_pairs), generator)
-    Lp = prompts.shape[1]
-    tok = language.tokenizer
-    items = []
-    for _ in range(2):
-        sequences, mask = generate(model, prompts, language.max_words + 1, generator=generator,
-                                   eos_id=tok.eos_id, pad_id=tok.pad_id)
-        items.append([tuple(s[m].tolist()) for s, m in zip(sequences, mask)])
-    n_test = max(1, round(n_pairs * test_fraction))
-    prompt_list = [tuple(p.tolist()) for p in prompts]
+    first, second = ([tuple(s[m].tolist()) for s, m in zip(*language.sample(model, prompts, generator=generator))]
+                     for _ in range(2))
+    return ResponsePairs(first, second, [tuple(p.tolist()) for p in prompts], prompts.shape[1],
+                         language.tokenizer.pad_id)
+
+
+def label_response_pairs(pairs: ResponsePairs, labeler, test_fraction: float = 0.2) -> PreferenceData:
+    """Let ``labeler`` judge every pair; the first ``test_fraction`` of the pairs are the test set.
+
+    ``labeler`` is a :class:`~rlft_core.preferences.BradleyTerryLabeler` whose ``reward_fn``
+    (and ``bias_fn``) take one token sequence ``prompt + response`` (e.g. ``language.reward_of``).
+    The same ``pairs`` can be judged by several labelers (notebook 11's label-noise experiment)."""
+    check_range("test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True)
+    n_test = max(1, round(len(pairs.first) * test_fraction))
+    test_part, train_part = slice(0, n_test), slice(n_test, len(pairs.first))
 
     def label(part):
-        a, b, p = items[0][part], items[1][part], prompt_list[part]
-        return labeler.make_pairs(a, b, encode=lambda item: list(item[Lp:]), prompts=p, pad_value=tok.pad_id)
-
-    test_part, train_part = slice(0, n_test), slice(n_test, int(n_pairs))
+        return labeler.make_pairs(pairs.first[part], pairs.second[part], prompts=pairs.prompts[part],
+                                  encode=lambda item: list(item[pairs.prompt_length:]), pad_value=pairs.pad_id)
     return PreferenceData(train=label(train_part), test=label(test_part),
-                          ceiling=labeler.agreement_rate(items[0][test_part], items[1][test_part]))
+                          ceiling=labeler.agreement_rate(pairs.first[test_part], pairs.second[test_part]))
+
+
+def sample_preference_data(model, language, labeler, n_pairs: int, test_fraction: float = 0.2,
+                           seed: int = 0) -> PreferenceData:
+    """Sample two responses per prompt from ``model`` and let ``labeler`` say which is better
+    (:func:`sample_response_pairs`, then :func:`label_response_pairs`). Christiano et al. 2017;
+    Stiennon et al. 2020."""
+    return label_response_pairs(sample_response_pairs(model, language, n_pairs, seed), labeler, test_fraction)
 
 
 # ------------------------------------------------------------------------ 3. reward model
@@ -181,13 +198,13 @@ class RewardModelConfig:
     """Hyperparameters of :func:`train_token_reward_model` (Ouyang et al. 2022 train 1 epoch)."""
 
     epochs: int = 2
-    lr: float = 1e-3
+    learning_rate: float = 1e-3
     batch_size: int = 64
     weight_decay: float = 0.0
 
     def __post_init__(self):
         _positive_ints(self, "epochs", "batch_size")
-        check_positive(lr=self.lr)
+        check_positive(learning_rate=self.learning_rate)
         check_range("weight_decay", self.weight_decay, 0.0, math.inf, high_open=True)
 
 
@@ -206,7 +223,7 @@ def train_token_reward_model(sft_model, data: PreferenceData, config: RewardMode
         raise ValueError(f"data must be a PreferenceData (from sample_preference_data), got {type(data).__name__}")
     seed_everything(seed)
     reward_model = TokenRewardModel.from_lm(sft_model)
-    history = train_reward_model(reward_model, data.train, data.test, epochs=config.epochs, lr=config.lr,
+    history = train_reward_model(reward_model, data.train, data.test, epochs=config.epochs, lr=config.learning_rate,
                                  batch_size=config.batch_size, weight_decay=config.weight_decay,
                                  seed=seed, callback=callback, progress=progress)
     return reward_model, history
@@ -231,10 +248,8 @@ def best_of_n(model, reward_model, language, prompts, n: int, generator=None):
     (WebGPT); Stiennon et al. 2020."""
     check_range("n", n, 1, math.inf)
     n = int(n)
-    tok = language.tokenizer
     repeated = prompts.repeat_interleave(n, dim=0)                          # (B*n, Lp)
-    sequences, mask = generate(model, repeated, language.max_words + 1, generator=generator,
-                               eos_id=tok.eos_id, pad_id=tok.pad_id)
+    sequences, mask = language.sample(model, repeated, generator=generator)
     scores = reward_model(sequences, mask).view(len(prompts), n)
     best = scores.argmax(dim=1) + torch.arange(len(prompts)) * n
     sequences, mask = sequences[best], mask[best]
@@ -263,16 +278,13 @@ def evaluate_policy(policy, reference, reward_model, language, n_samples: int = 
     check_range("n_samples", n_samples, 2, math.inf)
     if sampler is None and policy is None:
         raise ValueError("policy is None: give a policy or a sampler")
-    tok = language.tokenizer
     prompts = language.prompts(int(n_samples), torch.Generator().manual_seed(seed))
     Lp = prompts.shape[1]
     gen_ref = torch.Generator().manual_seed(seed + 1)
-    ref_seq, ref_mask = generate(reference, prompts, language.max_words + 1, generator=gen_ref,
-                                 eos_id=tok.eos_id, pad_id=tok.pad_id)
+    ref_seq, ref_mask = language.sample(reference, prompts, generator=gen_ref)
     gen_policy = torch.Generator().manual_seed(seed + 2)
     if sampler is None:
-        seq, mask = generate(policy, prompts, language.max_words + 1, generator=gen_policy,
-                             eos_id=tok.eos_id, pad_id=tok.pad_id)
+        seq, mask = language.sample(policy, prompts, generator=gen_policy)
     else:
         seq, mask = sampler(prompts, gen_policy)
     if kl is None:

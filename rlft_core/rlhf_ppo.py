@@ -23,10 +23,11 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validate import check_finite, check_range, check_same_shape, check_tensor
+from ._validate import (check_callable, check_finite, check_instance, check_int, check_range,
+                        check_same_shape, check_tensor)
 from .ppo_losses import approx_kl, clip_fraction, clipped_surrogate_loss, normalize_advantages, value_loss
 from .returns import gae
-from .tiny_lm import TokenRewardModel, generate, token_logprobs
+from .tiny_lm import TokenRewardModel, token_logprobs
 from .utils import seed_everything
 
 
@@ -102,66 +103,65 @@ class PPOLMConfig:
     iterations: int = 40
     batch_size: int = 128          # responses per rollout (InstructGPT: 512 per batch)
     minibatch_size: int = 64
-    ppo_epochs: int = 4
-    lr: float = 3e-4               # tiny model; large LMs use ~1e-5
+    num_epochs: int = 4            # passes over each batch of responses
+    learning_rate: float = 3e-4    # tiny model; large LMs use ~1e-5
     kl_coef: float = 0.1           # β of the KL penalty (Ziegler 2019 ~0.1–0.2; InstructGPT 0.02)
     clip_eps: float = 0.2
     value_clip_eps: float = 0.2
     vf_coef: float = 0.5
     gamma: float = 1.0
-    lam: float = 0.95
+    gae_lambda: float = 0.95
     max_grad_norm: float = 1.0
 
     def __post_init__(self):
-        for name in ("iterations", "batch_size", "minibatch_size", "ppo_epochs"):
+        for name in ("iterations", "batch_size", "minibatch_size", "num_epochs"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(name, value)
         if self.batch_size < 2:
             raise ValueError(f"batch_size must be at least 2 (advantages are normalised), got {self.batch_size}")
-        check_range("lr", self.lr, 0.0, math.inf, low_open=True, high_open=True)
+        check_range("learning_rate", self.learning_rate, 0.0, math.inf, low_open=True, high_open=True)
         check_range("kl_coef", self.kl_coef, 0.0, math.inf, high_open=True)
         check_range("clip_eps", self.clip_eps, 0.0, 1.0, low_open=True)
         check_range("value_clip_eps", self.value_clip_eps, 0.0, math.inf, low_open=True, high_open=True)
         check_range("vf_coef", self.vf_coef, 0.0, math.inf, high_open=True)
         check_range("gamma", self.gamma, 0.0, 1.0)
-        check_range("lam", self.lam, 0.0, 1.0)
+        check_range("gae_lambda", self.gae_lambda, 0.0, 1.0)
         check_range("max_grad_norm", self.max_grad_norm, 0.0, math.inf, low_open=True, high_open=True)
 
 
 @torch.no_grad()
-def _rollout(policy, reference, reward_model, value_model, language, config, generator):
+def _rollout(policy, reference, reward_model, value_model, language, config, generator, reward_fn):
     """Sample responses and compute everything PPO needs about them, all ``(B, T)`` unless noted."""
     prompts = language.prompts(config.batch_size, generator)
     Lp = prompts.shape[1]
-    sequences, mask = generate(policy, prompts, language.max_words + 1, generator=generator,
-                               eos_id=language.tokenizer.eos_id, pad_id=language.tokenizer.pad_id)
+    sequences, mask = language.sample(policy, prompts, generator=generator)
     response_mask = mask[:, Lp:]
     logp = token_logprobs(policy, sequences, Lp)
     ref_logp = token_logprobs(reference, sequences, Lp)
     values = value_model.token_scores(sequences)[:, Lp - 1:-1]             # V(s_t): state before y_t
     score = reward_model(sequences, mask)                                  # (B,)
-    rewards = kl_shaped_rewards(logp, ref_logp, response_mask, score, config.kl_coef)
-    adv, returns = masked_gae(rewards, values, response_mask, config.gamma, config.lam)
+    rewards = reward_fn(logp, ref_logp, response_mask, score, config.kl_coef)
+    adv, returns = masked_gae(rewards, values, response_mask, config.gamma, config.gae_lambda)
     return dict(sequences=sequences, mask=mask, response_mask=response_mask, logp=logp, ref_logp=ref_logp,
                 values=values, score=score, adv=adv, returns=returns, prompt_length=Lp)
 
 
 def train_ppo_lm(policy, reference, reward_model, language, config: PPOLMConfig | None = None,
                  value_model: TokenRewardModel | None = None, callback=None, seed: int = 0,
-                 progress: bool = False) -> list[dict]:
+                 progress: bool = False, reward_fn=kl_shaped_rewards) -> list[dict]:
     r"""RLHF's PPO stage: maximise :math:`\mathbb E[r_\phi(x,y)] - \beta\,\mathrm{KL}(\pi_\theta\|\pi_\text{ref})`.
 
     Each iteration samples ``batch_size`` responses from ``policy`` (temperature 1), shapes the
     rewards with :func:`kl_shaped_rewards`, computes advantages with :func:`masked_gae`
-    (:math:`\gamma = 1`) and takes ``ppo_epochs`` passes of minibatch updates of the clipped
+    (:math:`\gamma = 1`) and takes ``num_epochs`` passes of minibatch updates of the clipped
     surrogate (token-level mean, advantages normalised over the batch's real tokens) and the
     clipped value loss. Schulman et al. 2017; Ziegler et al. 2019; Ouyang et al. 2022.
 
     ``reference`` (the SFT model) and ``reward_model`` stay frozen. ``value_model`` defaults to a
     copy of the reward model (InstructGPT). ``language`` provides ``prompts(n, generator)``,
     ``max_words``, ``tokenizer`` and ``sequence_rewards`` -- the true reward, logged only, never
-    trained on.
+    trained on. ``reward_fn(logp, ref_logp, mask, score, kl_coef) -> (B, T)`` shapes the rewards
+    (default :func:`kl_shaped_rewards`; notebook 08 trains with the student's version).
 
     Returns one dict per iteration: ``iteration``, ``score`` (reward model), ``true_reward``,
     ``kl`` (mean summed :math:`\log\pi_\theta - \log\pi_\text{ref}` per response), ``objective``
@@ -169,17 +169,16 @@ def train_ppo_lm(policy, reference, reward_model, language, config: PPOLMConfig 
     policy), ``clip_fraction``. ``callback(record)`` returning True stops training.
     """
     config = config or PPOLMConfig()
-    if not isinstance(config, PPOLMConfig):
-        raise ValueError(f"config must be a PPOLMConfig, got {type(config).__name__}")
-    if callback is not None and not callable(callback):
-        raise ValueError(f"callback must be callable or None, got {type(callback).__name__}")
+    check_instance("config", config, PPOLMConfig)
+    check_callable("callback", callback, allow_none=True, signature="(record)")
+    check_callable("reward_fn", reward_fn, signature="(logp, ref_logp, mask, score, kl_coef)")
     seed_everything(seed)
     generator = torch.Generator().manual_seed(seed)
     value_model = value_model if value_model is not None else copy.deepcopy(reward_model)
     reference.eval()                                   # frozen: only ever run under no_grad
     reward_model.eval()
     params = [*policy.parameters(), *value_model.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
     iterations = range(1, config.iterations + 1)
     if progress:
         from tqdm.auto import tqdm
@@ -187,7 +186,7 @@ def train_ppo_lm(policy, reference, reward_model, language, config: PPOLMConfig 
     history = []
     for iteration in iterations:
         policy.eval()
-        batch = _rollout(policy, reference, reward_model, value_model, language, config, generator)
+        batch = _rollout(policy, reference, reward_model, value_model, language, config, generator, reward_fn)
         real = batch["response_mask"]
         adv = batch["adv"].clone()
         adv[real] = normalize_advantages(adv[real])
@@ -195,7 +194,7 @@ def train_ppo_lm(policy, reference, reward_model, language, config: PPOLMConfig 
         policy.train()
         value_model.train()
         stats = {"policy_loss": [], "value_loss": [], "approx_kl": [], "clip_fraction": []}
-        for _ in range(config.ppo_epochs):
+        for _ in range(config.num_epochs):
             perm = torch.randperm(config.batch_size, generator=generator)
             for start in range(0, config.batch_size, config.minibatch_size):
                 idx = perm[start:start + config.minibatch_size]

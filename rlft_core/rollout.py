@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from ._validate import check_instance, check_int, env_factory, open_env
 from .policies import ActorCritic
 from .returns import gae
 
@@ -34,17 +35,12 @@ def make_vector_env(env, num_envs: int) -> gym.vector.VectorEnv:
     other ids and factories use ``SyncVectorEnv`` (in-process; ``AsyncVectorEnv`` costs more than
     it saves on small environments).
     """
-    if isinstance(env, str):
-        try:
-            spec = gym.spec(env)
-        except gym.error.Error as e:
-            raise ValueError(f"env must be a registered gymnasium id or a factory: {e}") from None
-        mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
-        envs = gym.make_vec(env, num_envs=num_envs, vectorization_mode=mode)
-    elif callable(env):
-        envs = gym.vector.SyncVectorEnv([env] * num_envs)
+    check_int("num_envs", num_envs)
+    factory = env_factory(env)                                   # checks the id or the factory
+    if isinstance(env, str) and gym.spec(env).vector_entry_point is not None:
+        envs = gym.make_vec(env, num_envs=num_envs, vectorization_mode="vector_entry_point")
     else:
-        raise ValueError(f"env must be a gymnasium id (str) or a zero-argument factory, got {type(env).__name__}")
+        envs = gym.vector.SyncVectorEnv([factory] * num_envs)
     mode = envs.metadata.get("autoreset_mode", gym.vector.AutoresetMode.NEXT_STEP)
     if mode != gym.vector.AutoresetMode.NEXT_STEP:
         raise ValueError(f"env: the vector env must autoreset in next-step mode, got {mode}")
@@ -130,32 +126,55 @@ class RolloutCollector:
         return gae(rewards.astype(np.float64), self.values.astype(np.float64), dones,
                    self.last_value.astype(np.float64), gamma, lam)
 
+    def batch(self, gamma: float, lam: float) -> dict:
+        """The rollout as one training batch: the valid steps only (reset steps are not MDP
+        transitions), flattened from ``(T, N, ...)`` to ``(B, ...)`` torch tensors: ``obs``,
+        ``actions``, ``logp_old``, ``values_old``, ``advantages`` (GAE) and ``returns`` (λ-returns)."""
+        adv, returns = self.advantages_and_returns(gamma, lam)                    # (T, N) each
+        valid = self.valid.reshape(-1)
+
+        def flat(array):                                   # (T, N, ...) -> (B, ...), valid steps only
+            return torch.from_numpy(np.ascontiguousarray(array.reshape(valid.size, *array.shape[2:])[valid]))
+        return {"obs": flat(self.obs), "actions": flat(self.actions), "logp_old": flat(self.logp),
+                "values_old": flat(self.values), "advantages": flat(adv.astype(np.float32)),
+                "returns": flat(returns.astype(np.float32))}
+
+
+def _play(agent: ActorCritic, env, episodes: int, seed: int, deterministic: bool):
+    """Play ``episodes`` episodes (reset with seeds ``seed, seed+1, ...``); return the undiscounted
+    returns and whether each episode terminated (True) or was truncated by its time limit (False)."""
+    check_instance("agent", agent, ActorCritic)
+    check_int("episodes", episodes)
+    env, owned = open_env(env)
+    generator = torch.Generator().manual_seed(seed)
+    returns, terminated_flags = [], []
+    try:
+        for episode in range(episodes):
+            obs, _ = env.reset(seed=seed + episode)
+            total, terminated, truncated = 0.0, False, False
+            while not (terminated or truncated):
+                obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic, generator))
+                total += float(reward)
+            returns.append(total)
+            terminated_flags.append(bool(terminated))
+    finally:
+        if owned:
+            env.close()
+    return returns, terminated_flags
+
 
 def evaluate(agent: ActorCritic, env, episodes: int = 10, seed: int = 0, deterministic: bool = True) -> float:
     r"""Mean undiscounted return :math:`\frac1E\sum_e \sum_t r^{(e)}_t` of ``agent`` over ``episodes``
     episodes (reset with seeds ``seed, seed+1, ...``); the most probable action when
-    ``deterministic``, else sampled. ``env`` is a gymnasium id or a zero-argument factory; its
-    episodes must end (ids carry their time limit; wrap a factory's env in ``TimeLimit``)."""
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-        raise ValueError(f"episodes must be a positive int, got {episodes!r}")
-    if isinstance(env, str):
-        try:
-            env = gym.make(env)
-        except gym.error.Error as e:
-            raise ValueError(f"env must be a registered gymnasium id or a factory: {e}") from None
-    elif callable(env):
-        env = env()
-    else:
-        raise ValueError(f"env must be a gymnasium id (str) or a zero-argument factory, got {type(env).__name__}")
-    generator = torch.Generator().manual_seed(seed)
-    returns = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic, generator))
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-    env.close()
+    ``deterministic``, else sampled. ``env`` is a gymnasium id, a zero-argument factory or an
+    environment; its episodes must end (ids carry their time limit; wrap a factory's env in
+    ``TimeLimit``)."""
+    returns, _ = _play(agent, env, episodes, seed, deterministic)
     return float(np.mean(returns))
+
+
+def success_rate(agent: ActorCritic, env, episodes: int = 20, seed: int = 0, deterministic: bool = True):
+    """``(fraction of episodes that terminated, mean return)``, played as in :func:`evaluate`. In
+    MountainCar-v0 terminating means reaching the flag (a time-limit truncation is a failure)."""
+    returns, terminated = _play(agent, env, episodes, seed, deterministic)
+    return float(np.mean(terminated)), float(np.mean(returns))

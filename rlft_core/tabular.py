@@ -23,7 +23,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from ._validate import check_range
+from ._validate import check_callable, check_int, check_range, open_env
 
 ALGORITHMS = ("q_learning", "sarsa")
 
@@ -116,26 +116,34 @@ def epsilon_greedy(Q, s, epsilon, rng) -> int:
 
 
 # ----------------------------------------------------------------------------- training
-def _make_env(env):
-    """A gymnasium id (``"CliffWalking-v1"``), a factory returning an env, or an env instance."""
-    if isinstance(env, str):
-        try:
-            return gym.make(env)
-        except gym.error.Error as e:
-            raise ValueError(f"env {env!r} is not a registered gymnasium id: {e}") from None
-    if isinstance(env, gym.Env):
-        return env
-    if callable(env):
-        return env()
-    raise ValueError(f"env must be a gymnasium id, a factory or an Env, got {type(env).__name__}")
-
-
 def _table_shape(env) -> tuple[int, int]:
     obs_space, act_space = env.observation_space, env.action_space
     if not isinstance(obs_space, gym.spaces.Discrete) or not isinstance(act_space, gym.spaces.Discrete):
         raise ValueError(f"env must have Discrete observation and action spaces, "
                          f"got {obs_space} and {act_space}")
     return int(obs_space.n), int(act_space.n)
+
+
+def _check_train_args(algorithm, episodes, alpha, gamma, epsilon, seed, update_fn):
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    check_int("episodes", episodes)
+    check_range("alpha", alpha, 0.0, 1.0, low_open=True)
+    check_range("gamma", gamma, 0.0, 1.0)
+    check_range("epsilon", epsilon, 0.0, 1.0)
+    check_int("seed", seed, low=0)
+    check_callable("update_fn", update_fn, allow_none=True, signature="like q_learning_update or sarsa_update")
+
+
+def _initial_table(env, Q):
+    """``Q`` checked against the env's ``(n_states, n_actions)``, or a table of zeros when None."""
+    shape = _table_shape(env)
+    if Q is None:
+        return np.zeros(shape)
+    _check_q(Q)
+    if Q.shape != shape:
+        raise ValueError(f"Q must have shape (n_states, n_actions) = {shape} for this env, got {Q.shape}")
+    return Q
 
 
 def train_tabular(env, algorithm="q_learning", episodes=500, alpha=0.5, gamma=1.0, epsilon=0.1,
@@ -165,25 +173,9 @@ def train_tabular(env, algorithm="q_learning", episodes=500, alpha=0.5, gamma=1.
     Returns:
         ``(Q, history)`` with ``history = {"return": [...], "length": [...]}``, one entry per episode.
     """
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
-        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
-    check_range("alpha", alpha, 0.0, 1.0, low_open=True)
-    check_range("gamma", gamma, 0.0, 1.0)
-    check_range("epsilon", epsilon, 0.0, 1.0)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if update_fn is not None and not callable(update_fn):
-        raise ValueError(f"update_fn must be callable, got {type(update_fn).__name__}")
-    env = _make_env(env)
-    n_states, n_actions = _table_shape(env)
-    if Q is None:
-        Q = np.zeros((n_states, n_actions))
-    _check_q(Q)
-    if Q.shape != (n_states, n_actions):
-        raise ValueError(f"Q must have shape (n_states, n_actions) = {(n_states, n_actions)} for this "
-                         f"env, got {Q.shape}")
+    _check_train_args(algorithm, episodes, alpha, gamma, epsilon, seed, update_fn)
+    env, _ = open_env(env)
+    Q = _initial_table(env, Q)
     sarsa = algorithm == "sarsa"
     update = update_fn or (sarsa_update if sarsa else q_learning_update)
     rng = np.random.default_rng(seed)
@@ -216,9 +208,8 @@ def train_tabular(env, algorithm="q_learning", episodes=500, alpha=0.5, gamma=1.
 # ----------------------------------------------------------------------------- evaluation
 def _greedy_rollout(Q, env, max_steps, seed):
     _check_q(Q)
-    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
-    env = _make_env(env)
+    check_int("max_steps", max_steps)
+    env, _ = open_env(env)
     if Q.shape != _table_shape(env):
         raise ValueError(f"Q must have shape {_table_shape(env)} for this env, got {Q.shape}")
     s, _ = env.reset(seed=seed)

@@ -10,6 +10,8 @@ import sys
 import numpy as np
 import torch
 
+from ._validate import check_int
+
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python's, numpy's and torch's global generators; return a seeded torch Generator.
@@ -17,8 +19,7 @@ def seed_everything(seed: int) -> torch.Generator:
     The same seed gives the same numbers on the same machine (CPU torch is deterministic for the
     operations the course uses).
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_int("seed", seed, low=0)
     seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)

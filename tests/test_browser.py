@@ -32,6 +32,8 @@ import nbformat
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow                      # a real browser / a build: `make unit-fast` skips it
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "chapters" / "00_start_here.ipynb"
 SCREENSHOT = ROOT / "build" / "browser_screenshot.png"

@@ -184,7 +184,7 @@ def test_a_dpo_step_raises_the_chosen_minus_rejected_log_ratio():
         return ((pc - rc) - (pr - rr)).mean().item()
 
     assert margin() == pytest.approx(0.0, abs=1e-6)
-    train_dpo(policy, reference, data, DPOConfig(epochs=1, batch_size=len(data), lr=1e-3))
+    train_dpo(policy, reference, data, DPOConfig(epochs=1, batch_size=len(data), learning_rate=1e-3))
     assert margin() > 0.0
 
 
@@ -192,7 +192,7 @@ def test_train_dpo_logs_metrics_fits_the_pairs_and_stops_on_callback():
     data = _tiny_pairs(seed=4, n=32)
     reference = _tiny_gpt(seed=1)
     policy = copy.deepcopy(reference)
-    history = train_dpo(policy, reference, data, DPOConfig(beta=0.5, epochs=15, batch_size=16, lr=3e-3), seed=0)
+    history = train_dpo(policy, reference, data, DPOConfig(beta=0.5, epochs=15, batch_size=16, learning_rate=3e-3), seed=0)
     assert set(history[0]) == {"step", "epoch", "loss", "chosen_reward", "rejected_reward", "margin", "accuracy"}
     assert len(history) == 15 * 2
     assert history[0]["loss"] == pytest.approx(math.log(2), abs=1e-6)      # policy = reference at the start
@@ -237,7 +237,7 @@ def test_dpo_loss_rejects_bad_logps():
 
 
 @pytest.mark.parametrize("kwargs, match", [({"beta": -1.0}, "beta"), ({"epochs": 0}, "epochs"),
-                                           ({"loss_type": "kto"}, "loss_type"), ({"lr": 0.0}, "lr")])
+                                           ({"loss_type": "kto"}, "loss_type"), ({"learning_rate": 0.0}, "learning_rate")])
 def test_dpo_config_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DPOConfig(**kwargs)

@@ -41,20 +41,22 @@ class CountingEnv(gym.Env):
 
 
 # ----------------------------------------------------------------------------- learning
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_ppo_solves_cartpole_within_100k_steps(seed):
-    agent, history = train_ppo("CartPole-v1", PPOConfig(), seed=seed)   # defaults: a 40k-step budget
-    assert history[-1]["global_step"] <= 100_000
+def test_ppo_first_solves_cartpole_within_30k_steps(seed):
+    # Defaults: a 40k-step budget; over 40 seeds the median first solve is ~19k steps (bench/).
+    agent, history = train_ppo("CartPole-v1", PPOConfig(), seed=seed)
     solved = [r["global_step"] for r in history if r["mean_return"] >= 475]
     assert solved, "the last-20 training-episode mean never reached 475"
+    assert solved[0] <= 30_000, f"first solved at {solved[0]} env steps"
     assert evaluate(agent, "CartPole-v1", episodes=10, seed=123) >= 475
 
 
+@pytest.mark.slow
 def test_ppo_swings_up_pendulum_from_random_level():
     agent, history = train_ppo("Pendulum-v1", PPOConfig.pendulum(), seed=0)  # a 50k-step budget
     first_returns = [ret for r in history[:3] for ret in r["episode_returns"]]
     assert len(first_returns) >= 8 and np.mean(first_returns) < -900   # untrained: about -1200
-    assert history[-1]["global_step"] <= 50_000
     assert evaluate(agent, "Pendulum-v1", episodes=20, seed=123) > -400
 
 
@@ -101,6 +103,46 @@ def test_unfinished_episode_at_rollout_end_bootstraps_from_last_value():
     _, returns, V = _collect(limit=3, terminate=True, num_steps=6, gamma=gamma)
     # steps 4, 5 are the first two of an episode still running: bootstrap from V(s = 2).
     np.testing.assert_allclose(returns[4:6], [1 + gamma * (1 + gamma * V(2)), 1 + gamma * V(2)], rtol=1e-5)
+
+
+def _pooled_variance(values, prior_count=1e-4):
+    """Variance of ``values`` pooled with RunningMeanStd's prior (count 1e-4, mean 0, variance 1)."""
+    values = np.asarray(values, dtype=np.float64)
+    mean = values.sum() / (prior_count + len(values))
+    return (prior_count * (1.0 + mean**2) + ((values - mean) ** 2).sum()) / (prior_count + len(values))
+
+
+def test_reward_scaling_divides_by_the_std_of_discounted_returns_of_valid_steps_only():
+    gamma = 0.9
+    torch.manual_seed(0)
+    agent = ActorCritic(1, {"kind": "discrete", "n": 2, "start": 0}, hidden_sizes=(8,))
+    envs = make_vector_env(lambda: CountingEnv(3, terminate=False), num_envs=1)
+    collector = RolloutCollector(envs, agent, 8, gamma, normalize_reward=True, seed=0)
+    collector.collect(agent, torch.Generator().manual_seed(0))
+    # Reward 1 per step; G_t = γ G_{t-1} + r_t restarts after each episode; the reset steps
+    # (t = 3, 7) are not transitions: their G is not fed to the statistics and their reward is 0.
+    seen, expected = [], []
+    for t, g in enumerate([1.0, 1 + gamma, 1 + gamma + gamma**2, None, 1.0, 1 + gamma, 1 + gamma + gamma**2, None]):
+        if g is None:
+            expected.append(0.0)
+            continue
+        seen.append(g)
+        expected.append(1.0 / np.sqrt(_pooled_variance(seen) + 1e-8))
+    np.testing.assert_allclose(collector.rewards[:, 0], expected, rtol=1e-5)
+    assert agent.reward_rms.count.item() == pytest.approx(6 + 1e-4)
+
+
+def test_observation_statistics_skip_reset_steps():
+    torch.manual_seed(0)
+    agent = ActorCritic(1, {"kind": "discrete", "n": 2, "start": 0}, hidden_sizes=(8,), normalize_obs=True)
+    envs = make_vector_env(lambda: CountingEnv(3, terminate=False), num_envs=1)
+    collector = RolloutCollector(envs, agent, 8, 0.9, normalize_reward=False, seed=0)
+    collector.collect(agent, torch.Generator().manual_seed(0))
+    # Raw observations 0, 1, 2, [3], 0, 1, 2, [3]: the bracketed ones are reset steps, left out.
+    valid_obs = [0.0, 1.0, 2.0, 0.0, 1.0, 2.0]
+    assert agent.obs_rms.count.item() == pytest.approx(len(valid_obs) + 1e-4)
+    assert agent.obs_rms.mean.item() == pytest.approx(sum(valid_obs) / (len(valid_obs) + 1e-4))
+    assert agent.obs_rms.var.item() == pytest.approx(_pooled_variance(valid_obs))
 
 
 @pytest.mark.parametrize("terminate", [False, True])
@@ -264,3 +306,104 @@ def test_train_ppo_restores_torch_thread_setting():
     before = torch.get_num_threads()
     train_ppo("CartPole-v1", PPOConfig(total_timesteps=512, torch_threads=1))
     assert torch.get_num_threads() == before
+
+
+# ----------------------------------------------------------------------------- the update
+def _batch(agent, n=24, seed=0):
+    """A hand-made batch: random observations, actions sampled from the agent, random advantages."""
+    g = torch.Generator().manual_seed(seed)
+    obs = torch.randn(n, agent.obs_dim, generator=g)
+    with torch.no_grad():
+        actions, logp, values = agent.sample(obs, g)
+    return {"obs": obs, "actions": actions, "logp_old": logp + 0.1 * torch.randn(n, generator=g),
+            "values_old": values, "advantages": torch.randn(n, generator=g),
+            "returns": values + torch.randn(n, generator=g)}
+
+
+def test_ppo_update_with_one_minibatch_is_one_adam_step_on_the_hand_computed_loss():
+    from rlft_core.ppo import ppo_update
+    torch.manual_seed(0)
+    agent = ActorCritic(3, {"kind": "discrete", "n": 4, "start": 0}, hidden_sizes=(16,))
+    twin = ActorCritic(3, {"kind": "discrete", "n": 4, "start": 0}, hidden_sizes=(16,))
+    twin.load_state_dict(agent.state_dict())
+    batch = _batch(agent)
+    config = PPOConfig(num_envs=8, num_steps=8, num_epochs=1, num_minibatches=1, norm_adv=False,
+                       ent_coef=0.05, vf_coef=0.7, max_grad_norm=1e9, clip_eps=0.1)
+    ppo_update(agent, torch.optim.Adam(agent.parameters(), lr=1e-2, eps=1e-5), batch, config,
+               torch.Generator().manual_seed(0))
+    # The same step written from the paper with torch.distributions, one sample at a time.
+    optimizer = torch.optim.Adam(twin.parameters(), lr=1e-2, eps=1e-5)
+    terms = []
+    for i in range(len(batch["advantages"])):
+        dist = torch.distributions.Categorical(logits=_actor_logits(twin, batch["obs"][i]))
+        ratio = torch.exp(dist.log_prob(batch["actions"][i]) - batch["logp_old"][i])
+        adv = batch["advantages"][i]
+        surrogate = torch.min(ratio * adv, ratio.clamp(0.9, 1.1) * adv)
+        value = twin.value(batch["obs"][i:i + 1])[0]
+        terms.append(-surrogate + 0.7 * 0.5 * (value - batch["returns"][i]) ** 2 - 0.05 * dist.entropy())
+    loss = torch.stack(terms).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    for p, q in zip(agent.parameters(), twin.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
+
+
+def _actor_logits(agent, obs):
+    """Logits of the actor MLP (tanh hidden layers) computed layer by layer."""
+    x = obs
+    for i, layer in enumerate(agent.actor):
+        x = layer(x)
+        if i < len(agent.actor) - 1:
+            x = torch.tanh(x)
+    return x
+
+
+def test_ppo_update_with_a_loss_fn_trains_with_it_and_still_logs_the_ppo_terms():
+    from rlft_core.ppo import ppo_update
+    torch.manual_seed(0)
+    agent = ActorCritic(4, {"kind": "discrete", "n": 2, "start": 0})
+    before = [p.detach().clone() for p in agent.parameters()]
+    batch, seen = _batch(agent, n=32), []
+
+    def value_only(minibatch, logp_new, entropy, values, cfg):
+        seen.append(set(minibatch))
+        return ((values - minibatch["returns"]) ** 2).mean()
+    config = PPOConfig(num_envs=2, num_steps=32, num_epochs=1, num_minibatches=1)
+    stats = ppo_update(agent, torch.optim.Adam(agent.parameters(), lr=1e-2), batch, config,
+                       torch.Generator().manual_seed(0), loss_fn=value_only)
+    assert seen == [{"logp_old", "advantages", "returns"}]
+    actor_ids = {id(p) for p in agent.actor.parameters()}
+    for p, b in zip(agent.parameters(), before):       # only the critic moved
+        assert torch.equal(p, b) == (id(p) in actor_ids)
+    assert all(np.isfinite(stats[k]) for k in ("loss", "policy_loss", "value_loss", "entropy"))
+    with pytest.raises(ValueError, match="loss_fn"):
+        ppo_update(agent, torch.optim.Adam(agent.parameters()), batch, config, torch.Generator(), loss_fn=3)
+    with pytest.raises(ValueError, match="batch"):
+        ppo_update(agent, torch.optim.Adam(agent.parameters()), {"obs": batch["obs"]}, config, torch.Generator())
+
+
+def test_train_ppo_with_loss_fn_logs_finite_losses():
+    config = PPOConfig(total_timesteps=1024)
+    calls = []
+
+    def reference_like(minibatch, logp_new, entropy, values, cfg):
+        calls.append(1)
+        ratio = torch.exp(logp_new - minibatch["logp_old"])
+        return -(ratio * minibatch["advantages"]).mean() + ((values - minibatch["returns"]) ** 2).mean()
+    _, history = train_ppo("CartPole-v1", config, seed=0, loss_fn=reference_like)
+    assert len(calls) == len(history) * config.num_epochs * config.num_minibatches
+    assert all(np.isfinite(r[k]) for r in history for k in ("loss", "policy_loss", "value_loss"))
+
+
+def test_train_ppo_continues_an_existing_agent_and_rejects_one_that_does_not_fit():
+    config = PPOConfig(total_timesteps=1024)
+    agent, _ = train_ppo("CartPole-v1", config, seed=0)
+    before = [p.detach().clone() for p in agent.parameters()]
+    same, history = train_ppo("CartPole-v1", config, seed=1, agent=agent)
+    assert same is agent and len(history) == 2
+    assert any(not torch.equal(p, b) for p, b in zip(agent.parameters(), before))
+    with pytest.raises(ValueError, match="agent"):
+        train_ppo("CartPole-v1", config, agent=ActorCritic(3, {"kind": "discrete", "n": 2, "start": 0}))
+    with pytest.raises(ValueError, match="normalize_obs"):
+        train_ppo("CartPole-v1", PPOConfig(total_timesteps=1024, normalize_obs=True), agent=agent)

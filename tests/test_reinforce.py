@@ -148,6 +148,7 @@ def test_policy_gradient_variance_rejects_bad_inputs():
 
 
 # ----------------------------------------------------------------------------- training
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_reinforce_with_baseline_learns_cartpole_in_25k_steps(seed):
     # Measured on seeds 0-9: last-20 mean at 25k steps 321-489 (random policy: ~22).

@@ -175,10 +175,10 @@ def test_sample_preference_data_labels_responses_given_their_prompts():
 
 
 @pytest.mark.parametrize("make, match", [
-    (lambda: SFTConfig(steps=0), "steps"), (lambda: SFTConfig(lr=-1.0), "lr"),
+    (lambda: SFTConfig(steps=0), "steps"), (lambda: SFTConfig(learning_rate=-1.0), "learning_rate"),
     (lambda: RewardModelConfig(epochs=0), "epochs"), (lambda: PPOLMConfig(kl_coef=-1.0), "kl_coef"),
     (lambda: PPOLMConfig(clip_eps=0.0), "clip_eps"), (lambda: PPOLMConfig(batch_size=1), "batch_size"),
-    (lambda: PPOLMConfig(lam=2.0), "lam"), (lambda: PipelineConfig(best_of_n=(0,)), "best_of_n"),
+    (lambda: PPOLMConfig(gae_lambda=2.0), "gae_lambda"), (lambda: PipelineConfig(best_of_n=(0,)), "best_of_n"),
 ])
 def test_configs_reject_bad_values(make, match):
     with pytest.raises(ValueError, match=match):
@@ -213,14 +213,18 @@ def test_stage_functions_reject_bad_arguments():
 
 
 # ------------------------------------------------------------------ PPO mechanics
-def test_train_ppo_lm_logs_metrics_is_seeded_and_leaves_the_reference_alone():
+def _tiny_rlhf_setup():
+    """A one-layer reference LM and an untrained reward model on the review language."""
     language = ReviewLanguage()
     cfg = GPTConfig(len(language.tokenizer), language.block_size, n_layer=1, n_head=2, d_model=16)
     torch.manual_seed(0)
-    reference = new_lm(language, d_model=16, n_layer=1, n_head=2, seed=0)
-    reward_model = TokenRewardModel(cfg)
+    return language, new_lm(language, d_model=16, n_layer=1, n_head=2, seed=0), TokenRewardModel(cfg)
+
+
+def test_train_ppo_lm_logs_metrics_is_seeded_and_leaves_the_reference_alone():
+    language, reference, reward_model = _tiny_rlhf_setup()
     reference_state = copy.deepcopy(reference.state_dict())
-    config = PPOLMConfig(iterations=2, batch_size=8, minibatch_size=4, ppo_epochs=1)
+    config = PPOLMConfig(iterations=2, batch_size=8, minibatch_size=4, num_epochs=1)
     runs = []
     for _ in range(2):
         policy = copy.deepcopy(reference)
@@ -238,17 +242,38 @@ def test_train_ppo_lm_logs_metrics_is_seeded_and_leaves_the_reference_alone():
     assert len(stopped) == 1
 
 
+def test_train_ppo_lm_shapes_rewards_with_the_reward_fn_it_is_given():
+    language, reference, reward_model = _tiny_rlhf_setup()
+    config = PPOLMConfig(iterations=2, batch_size=8, minibatch_size=4, num_epochs=1)
+    calls = []
+
+    def spy(logp, ref_logp, mask, score, kl_coef):
+        calls.append((logp.shape, mask.dtype, kl_coef))
+        return kl_shaped_rewards(logp, ref_logp, mask, score, kl_coef)
+    default = train_ppo_lm(copy.deepcopy(reference), reference, reward_model, language, config, seed=1)
+    spied = train_ppo_lm(copy.deepcopy(reference), reference, reward_model, language, config, seed=1, reward_fn=spy)
+    assert spied == default and len(calls) == 2
+    assert calls[0][1] == torch.bool and calls[0][2] == config.kl_coef
+    zero = train_ppo_lm(copy.deepcopy(reference), reference, reward_model, language, config, seed=1,
+                        reward_fn=lambda logp, ref_logp, mask, score, kl_coef: torch.zeros_like(logp))
+    assert zero[0]["score"] == default[0]["score"] and zero[1] != default[1]   # same first rollout, other update
+    with pytest.raises(ValueError, match="reward_fn"):
+        train_ppo_lm(reference, reference, reward_model, language, config, reward_fn=None)
+
+
 # ------------------------------------------------------------------ end to end
 @pytest.fixture(scope="module")
 def pipeline(one_thread):
     return run_pipeline(PipelineConfig(seed=0), stages=("ppo", "dpo"))
 
 
+@pytest.mark.slow
 def test_reward_model_learns_the_labelers_preferences(pipeline):
     assert pipeline["reward_model_accuracy"] > 0.7
     assert pipeline["reward_model_accuracy"] > pipeline["ceiling"] - 0.05
 
 
+@pytest.mark.slow
 def test_ppo_and_dpo_raise_the_true_reward_over_sft(pipeline):
     sft, ppo, dpo = (pipeline["evals"][k] for k in ("sft", "ppo", "dpo"))
     assert sft["kl"] == 0.0 and sft["win_rate"] == pytest.approx(0.5, abs=0.06)   # SFT against itself: a coin flip
@@ -257,6 +282,7 @@ def test_ppo_and_dpo_raise_the_true_reward_over_sft(pipeline):
     assert ppo["win_rate"] >= 0.70 and dpo["win_rate"] >= 0.70
 
 
+@pytest.mark.slow
 def test_ppo_keeps_the_kl_to_sft_bounded(pipeline):
     # If PPO did not lose objective against its starting point, J(π) = E_π[r_φ] − β KL ≥ J(π_ref) = E_ref[r_φ],
     # so KL(π‖π_ref) ≤ (E_π[r_φ] − E_ref[r_φ]) / β; and in nats, 10 is far from the SFT model already.

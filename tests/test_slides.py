@@ -13,6 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+pytestmark = pytest.mark.slow                      # a real browser / a build: `make unit-fast` skips it
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "solutions" / "02_core_concepts.ipynb"
 NOTE = "Speaker note: ask the class which path SARSA takes near the cliff."

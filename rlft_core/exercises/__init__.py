@@ -8,7 +8,7 @@ later cells use, so a notebook always runs to the end.
 from ._core import Case, Mistake, choose, compare, run_check
 from .driving import check_driving_labeler, reference_driving_labeler
 from .lm import check_kl_shaped_rewards, check_sequence_logprobs
-from .ppo_repair import buggy_ppo_loss, check_ppo_loss, reference_ppo_loss, train_ppo_with_loss
+from .ppo_repair import buggy_ppo_loss, check_ppo_loss, reference_ppo_loss
 from .preference import check_bradley_terry_loss, check_dpo_loss
 from .rl import (check_clipped_surrogate_loss, check_discounted_return, check_gae, check_heuristic_policy, check_q_learning_update,
                  check_reinforce_loss, check_sarsa_update, reference_heuristic_policy)
@@ -16,4 +16,4 @@ from .rl import (check_clipped_surrogate_loss, check_discounted_return, check_ga
 __all__ = ["Case", "Mistake", "choose", "compare", "run_check", "check_discounted_return", "check_heuristic_policy",
            "check_q_learning_update", "check_sarsa_update", "check_reinforce_loss", "check_gae",
            "check_clipped_surrogate_loss", "reference_heuristic_policy", "check_bradley_terry_loss", "check_dpo_loss",
-           "check_driving_labeler", "reference_driving_labeler", "check_sequence_logprobs", "check_kl_shaped_rewards", "check_ppo_loss", "buggy_ppo_loss", "reference_ppo_loss", "train_ppo_with_loss"]
+           "check_driving_labeler", "reference_driving_labeler", "check_sequence_logprobs", "check_kl_shaped_rewards", "check_ppo_loss", "buggy_ppo_loss", "reference_ppo_loss"]

@@ -4,7 +4,7 @@ The student gets :func:`buggy_ppo_loss` (the bugs are typical of the source chap
 and of first PPO implementations) and writes a fixed copy. :func:`check_ppo_loss` compares the
 loss and its gradients with :func:`reference_ppo_loss` on fixed batches; when the answer is exactly
 the reference with some bugs left in, it says how many remain and names the first one.
-:func:`train_ppo_with_loss` trains CartPole with any such loss, to see what the bugs do.
+``rlft_core.ppo.train_ppo(..., loss_fn=...)`` trains CartPole with any such loss, to see what the bugs do.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 
 from ._core import Case, Mistake, run_check
 
-__all__ = ["buggy_ppo_loss", "reference_ppo_loss", "check_ppo_loss", "train_ppo_with_loss", "ppo_loss_variant",
+__all__ = ["buggy_ppo_loss", "reference_ppo_loss", "check_ppo_loss", "ppo_loss_variant",
            "BUG_SLOTS"]
 
 
@@ -192,45 +192,3 @@ def check_ppo_loss(fn) -> bool:
                    "and fix it line by line; run this check after each fix: it names the first bug "
                    "that is left. There are six.")
 
-
-def train_ppo_with_loss(loss_fn, env="CartPole-v1", config=None, seed: int = 0):
-    """Train a new agent with PPO whose loss is ``loss_fn(batch, logp_new, entropy, values, config)``;
-    returns ``(agent, history)`` (one record per update: ``global_step``, ``mean_return`` of the last
-    20 episodes, and :func:`rlft_core.pbrl.ppo_update`'s diagnostics). Same rollouts and update
-    schedule as ``rlft_core.ppo.train_ppo`` (learning-rate annealing included)."""
-    import numpy as np
-
-    from ..policies import ActorCritic, action_spec_from_space
-    from ..ppo import PPOConfig
-    from ..rollout import RolloutCollector, make_vector_env
-    from ..pbrl import ppo_update
-    from ..utils import seed_everything
-    if not callable(loss_fn):
-        raise ValueError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
-    config = PPOConfig(total_timesteps=20_000) if config is None else config
-    if not isinstance(config, PPOConfig):
-        raise ValueError(f"config must be a PPOConfig, got {type(config).__name__}")
-    seed_everything(seed)
-    generator = torch.Generator().manual_seed(seed)
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(config.torch_threads or threads_before)
-    envs = make_vector_env(env, config.num_envs)
-    try:
-        agent = ActorCritic(envs.single_observation_space.shape[0], action_spec_from_space(envs.single_action_space),
-                            config.hidden_sizes, config.normalize_obs, config.log_std_init)
-        optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
-        collector = RolloutCollector(envs, agent, config.num_steps, config.gamma, config.normalize_reward, seed)
-        num_updates = config.total_timesteps // (config.num_envs * config.num_steps)
-        history, recent = [], []
-        for update in range(1, num_updates + 1):
-            if config.anneal_lr:
-                for group in optimizer.param_groups:
-                    group["lr"] = config.learning_rate * (1.0 - (update - 1) / num_updates)
-            recent = (recent + collector.collect(agent, generator))[-20:]
-            stats = ppo_update(agent, optimizer, collector, config, generator, loss_fn=loss_fn)
-            history.append({"update": update, "global_step": update * config.num_envs * config.num_steps,
-                            "mean_return": float(np.mean(recent)) if recent else float("nan"), **stats})
-    finally:
-        envs.close()
-        torch.set_num_threads(threads_before)
-    return agent.eval(), history
