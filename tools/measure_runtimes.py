@@ -11,6 +11,7 @@ other jobs each sample is an upper bound, so the smallest is the tightest. From 
 
     python tools/measure_runtimes.py               # measure every notebook (~10 min), then write
     python tools/measure_runtimes.py --only 03 07  # measure some notebooks again, then write
+    python tools/measure_runtimes.py --only 07 --reset  # notebook 07's code changed: drop its old samples
     python tools/measure_runtimes.py --write-only  # only rewrite README, headers, INSTRUCTORS
 
 Each notebook is measured as ``python -m pytest -q --nbval-lax solutions/NN_x.ipynb`` in a fresh
@@ -114,6 +115,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", help="notebook numbers to measure, e.g. 03 07")
     parser.add_argument("--write-only", action="store_true", help="do not measure; rewrite from the data file")
     parser.add_argument("--no-write", action="store_true", help="measure and save the data file only")
+    parser.add_argument("--reset", action="store_true",
+                        help="forget earlier samples of the notebooks measured (after their code changed)")
     args = parser.parse_args(argv)
     data = load()
     if not args.write_only:
@@ -121,6 +124,8 @@ def main(argv=None) -> int:
             if args.only and path.stem[:2] not in args.only:
                 continue
             result = measure(path)
+            if args.reset:
+                data["notebooks"].pop(path.stem, None)
             entry = data["notebooks"].setdefault(path.stem, {"samples": []})
             entry["samples"].append(result)
             # Every sample on a busy machine is an upper bound of the time; the smallest is the tightest.
