@@ -134,7 +134,7 @@ def main(argv=None) -> int:
             print(f"{path.stem:40s} {result['seconds']:6.1f} s  {'passed' if result['passed'] else 'FAILED'}", flush=True)
         data.setdefault("runs", []).append({
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": "python tools/measure_runtimes.py" + (" --only " + " ".join(args.only) if args.only else ""),
+            "command": " ".join(["python tools/measure_runtimes.py", *(argv if argv is not None else sys.argv[1:])]),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}",
             "note": "wall clock under nbval on a machine shared with other jobs: upper bounds",
         })
