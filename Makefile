@@ -1,34 +1,46 @@
 # Two commands do all set-up on a fresh machine:
-#   make lab   - create .venv if needed, install, open the course in JupyterLab
-#   make test  - the same set-up, then the whole suite (unit tests + every notebook under nbval)
+#   make lab   - create .venv if needed, install what the notebooks need, open the course in JupyterLab
+#   make test  - the same set-up plus the test, benchmark and comparison extras, then the whole suite
+#                (unit tests + every notebook under nbval)
+# Without make (Windows): `python tools/setup_course.py lab|test` runs the same steps.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.rlft-installed
+STAMP      := $(VENV)/.rlft-installed
+STAMP_TEST := $(VENV)/.rlft-test-extras
 
-.PHONY: setup lab test unit unit-fast notebooks chapters bench clean chromium slides html
+.PHONY: setup setup-test lab test unit unit-fast notebooks chapters bench clean chromium slides html
 
-$(STAMP): pyproject.toml tools/lab-overrides.json
+$(STAMP): pyproject.toml tools/lab-overrides.json tools/setup_course.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# torch first: the CPU wheel. Installed later as a dependency, pip could pick a multi-GB CUDA build.
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev,bench,compare]"
+	# torch first, the CPU build: on Linux from PyTorch's CPU index when it answers within 5 s (PyPI's
+	# Linux wheel is the multi-GB CUDA build), else from the configured index; it prints which.
+	$(PY) tools/setup_course.py torch
+	$(PY) -m pip install --quiet -e .
 	# JupyterLab 4.6 runs widget callbacks on a second kernel thread by default ("comms over
 	# subshells"); matplotlib's pyplot is not thread-safe, so slider redraws could come out blank.
 	mkdir -p $(VENV)/share/jupyter/lab/settings
 	cp tools/lab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
+# The test, benchmark and comparison extras (pytest, nbval, playwright, SB3, TRL, TensorBoard):
+# only `make test` and the targets that need them install these.
+$(STAMP_TEST): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,bench,compare]"
+	@touch $(STAMP_TEST)
+
 setup: $(STAMP)
+
+setup-test: $(STAMP_TEST)
 
 # Token authentication stays on; JupyterLab binds to localhost only.
 lab: setup
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,) chapters/00_start_here.ipynb
+	$(PY) -m jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,) chapters/00_start_here.ipynb
 
 # Two workers (one per core); --dist loadfile keeps each notebook's cells in one kernel.
-test: setup chromium
+test: setup-test chromium
 	$(PY) -m pytest -q -n 2 --dist loadfile --nbval-lax tests chapters solutions
 
 # tests/test_browser.py drives Debian's Chromium (never `playwright install`). Installed here when
@@ -49,14 +61,14 @@ chromium:
 	  fi; \
 	fi
 
-unit: setup
+unit: setup-test
 	$(PY) -m pytest -q tests
 
 # Quick iteration: the unit tests without the slow ones (learning runs, pipelines, browser, builds).
-unit-fast: setup
+unit-fast: setup-test
 	$(PY) -m pytest -q -n 2 -m "not slow" tests
 
-notebooks: setup
+notebooks: setup-test
 	$(PY) -m pytest -q -n 2 --dist loadfile --nbval-lax chapters solutions
 
 # Authoring: regenerate chapters/ from solutions/ (never overwrites a student's edited exercise;
@@ -64,16 +76,21 @@ notebooks: setup
 chapters: setup
 	$(PY) tools/make_chapters.py $(if $(FORCE),--force,)
 
-# Classroom kit: execute every notebook of solutions/ once (build/executed/), then reveal.js slides
-# (build/slides/) and an HTML version of the course (build/html/), each with an index.html.
-# Opening them needs the network for reveal.js, MathJax and the widget renderer (see tools/build_site.py).
+# Classroom kit, for two audiences: build/instructor/{slides,html} from solutions/ (solved, with
+# speaker notes) and build/student/{slides,html} from chapters/ (no solution, no hidden test, no
+# notes). Every notebook is executed once per audience (build/executed/). Each folder opens from disk
+# with the network off: reveal.js, MathJax, require.js, jQuery, the widget renderer and mermaid are
+# fetched once from the npm registry (pinned, sha512-checked, cached in build/cache/npm/) and copied
+# into its assets/ with their licences. The build fails if a page loads anything from the network or
+# a student page shows a solution line. AUDIENCE=student|instructor builds one; ONLY=02 one notebook.
+SITE_ARGS = $(if $(FRESH),--fresh,) $(if $(AUDIENCE),--audience $(AUDIENCE),) $(if $(ONLY),--only $(ONLY),)
 slides: setup
-	$(PY) tools/build_site.py slides $(if $(FRESH),--fresh,) $(if $(REVEAL_URL),--reveal-url $(REVEAL_URL),)
+	$(PY) tools/build_site.py slides $(SITE_ARGS)
 
 html: setup
-	$(PY) tools/build_site.py html $(if $(FRESH),--fresh,)
+	$(PY) tools/build_site.py html $(SITE_ARGS)
 
-bench: setup
+bench: setup-test
 	$(PY) bench/ppo_cartpole.py
 	$(PY) bench/ppo_pendulum.py
 

@@ -3,7 +3,8 @@ r"""Direct Preference Optimization (DPO) and IPO: losses, sequence log-probabili
 DPO (Rafailov, Sharma, Mitchell, Ermon, Manning, Finn 2023, "Direct Preference Optimization: Your
 Language Model is Secretly a Reward Model") fits a policy to preference pairs directly. The
 KL-regularised RLHF objective :math:`\max_\pi \mathbb E[r(x,y)] - \beta\,\mathrm{KL}(\pi\|\pi_\text{ref})`
-has the optimum :math:`\pi^*(y|x) \propto \pi_\text{ref}(y|x)\,e^{r(x,y)/\beta}`, so
+has the optimum :math:`\pi^*(y|x) \propto \pi_\text{ref}(y|x)\,e^{r(x,y)/\beta}`
+(:func:`kl_regularised_optimum`), so
 :math:`r(x,y) = \beta\log\frac{\pi^*(y|x)}{\pi_\text{ref}(y|x)} + \beta\log Z(x)`; put into the
 Bradley–Terry likelihood, :math:`Z` cancels and the reward model disappears:
 
@@ -25,14 +26,51 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._validate import (check_callable, check_finite, check_int, check_positive, check_range,
+from ._validate import (as_array, check_callable, check_finite, check_int, check_positive, check_range,
                         check_same_shape, check_tensor)
 from .preferences import PairDataset
 from .reward_model import join_prompt
 from .utils import seed_everything
+
+
+def kl_regularised_optimum(ref_probs, rewards, beta: float) -> np.ndarray:
+    r"""The policy that maximises :math:`\mathbb E_\pi[r] - \beta\,\mathrm{KL}(\pi\,\|\,\pi_\text{ref})`.
+
+    .. math:: \pi^*(y) = \frac{1}{Z}\,\pi_\text{ref}(y)\,e^{r(y)/\beta}, \qquad
+              Z = \sum_y \pi_\text{ref}(y)\,e^{r(y)/\beta}
+
+    (Rafailov et al. 2023, "Direct Preference Optimization", eq. 4; Peters & Schaal 2007; Korbak,
+    Perez & Buckley 2022). It is the target DPO fits and the one PPO with ``kl_coef`` β aims at.
+    β → ∞ gives back :math:`\pi_\text{ref}`; β → 0 puts all mass on the best response
+    :math:`\pi_\text{ref}` can produce. Computed as :math:`\exp` of a log-softmax of
+    :math:`\log\pi_\text{ref} + r/\beta` (logsumexp), so a tiny β neither overflows nor gives NaN.
+
+    Args:
+        ref_probs: ``(..., K)`` reference probabilities (non-negative, each row summing to 1);
+            broadcast against ``rewards`` (one ``(K,)`` reference for many rows of rewards).
+        rewards: ``(..., K)`` rewards of the K responses.
+        beta: KL coefficient > 0.
+    Returns:
+        ``(..., K)`` numpy array of probabilities, rows summing to 1.
+    """
+    ref_probs = np.asarray(as_array("ref_probs", ref_probs), dtype=np.float64)
+    rewards = np.asarray(as_array("rewards", rewards), dtype=np.float64)
+    check_finite(ref_probs=ref_probs, rewards=rewards)
+    if ref_probs.shape[-1] != rewards.shape[-1]:
+        raise ValueError(f"ref_probs and rewards must have one last dimension K, got {ref_probs.shape} "
+                         f"and {rewards.shape}")
+    if (ref_probs < 0).any() or not np.allclose(ref_probs.sum(axis=-1), 1.0, atol=1e-6):
+        raise ValueError("ref_probs must be non-negative and sum to 1 over the last dimension")
+    check_positive(beta=beta)
+    with np.errstate(divide="ignore"):                              # log 0 = -inf: never chosen
+        logits = np.log(ref_probs) + rewards / beta                 # (..., K)
+    top = logits.max(axis=-1, keepdims=True)
+    log_z = top + np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))   # logsumexp
+    return np.exp(logits - log_z)
 
 
 def sequence_logprobs(logits, labels, mask, average: bool = False):

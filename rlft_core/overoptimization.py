@@ -27,7 +27,8 @@ import math
 import numpy as np
 import torch
 
-from ._validate import check_int, check_finite, check_positive, check_range
+from ._validate import check_finite, check_int, check_range
+from .dpo import kl_regularised_optimum
 
 
 def _as_pool(name, values, shape=None):
@@ -109,14 +110,13 @@ def tilted_weights(proxy, beta: float) -> np.ndarray:
     :math:`\pi^*_\beta/\pi_\text{ref} \propto e^{r_\phi/\beta}` (self-normalised per prompt) represents
     :math:`\pi^*_\beta(y|x) = \pi_\text{ref}(y|x)\,e^{r_\phi(x,y)/\beta}/Z(x)`, the maximiser of
     :math:`\mathbb E_\pi[r_\phi] - \beta\,\mathrm{KL}(\pi\|\pi_\text{ref})` (Peters & Schaal 2007;
-    Korbak et al. 2022; Rafailov et al. 2023, eq. 4). Returns ``(P, N)`` rows summing to 1.
+    Korbak et al. 2022; Rafailov et al. 2023, eq. 4): :func:`rlft_core.dpo.kl_regularised_optimum`
+    with the uniform distribution over the N samples as the reference. Returns ``(P, N)`` rows
+    summing to 1.
     """
-    proxy = _as_pool("proxy", proxy)
-    check_positive(beta=beta)
-    logits = proxy / float(beta)
-    logits -= logits.max(axis=1, keepdims=True)                            # stable softmax
-    weights = np.exp(logits)
-    return weights / weights.sum(axis=1, keepdims=True)
+    proxy = _as_pool("proxy", proxy)                                     # (P, N)
+    uniform_pool = np.full(proxy.shape[1], 1.0 / proxy.shape[1])        # π_ref as the pool sees it
+    return kl_regularised_optimum(uniform_pool, proxy, beta)
 
 
 def tilted_estimate(proxy, values, betas) -> dict:

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import platform
 import random
+import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -57,7 +60,7 @@ def show_source(obj) -> str:
 
 
 def doctor(verbose: bool = True) -> dict:
-    """Check the course environment: versions, torch threads, and a widget round-trip.
+    """Check the course environment: versions, torch threads, a widget round-trip, the JupyterLab setting.
 
     Returns a dict of findings; prints a short report when ``verbose``. Raises nothing: a problem is
     reported as a line starting with ``PROBLEM``.
@@ -96,6 +99,30 @@ def doctor(verbose: bool = True) -> dict:
     except Exception as e:  # noqa: BLE001
         report["gymnasium_cartpole"] = False
         problems.append(f"gymnasium CartPole-v1 failed: {e}")
+    # JupyterLab setting of tools/lab-overrides.json: widget callbacks on the kernel's main thread
+    # (JupyterLab 4.6's default "comms over subshells" can make pyplot redraws come out blank).
+    # Overrides of this environment's JupyterLab, then the user's own settings, which win.
+    plugin, key = "@jupyterlab/apputils-extension:kernels-settings", "commsOverSubshells"
+    app_dir = Path(os.environ.get("JUPYTERLAB_DIR") or Path(sys.prefix, "share", "jupyter", "lab"))
+    user_dir = Path(os.environ.get("JUPYTERLAB_SETTINGS_DIR") or Path.home() / ".jupyter" / "lab" / "user-settings")
+    comms = None
+    for path in [*sorted((app_dir / "settings" / "overrides.d").glob("*.json")), app_dir / "settings" / "overrides.json"]:
+        try:
+            comms = json.loads(path.read_text(encoding="utf-8")).get(plugin, {}).get(key, comms)
+        except (OSError, ValueError, AttributeError):
+            pass
+    try:  # a JSON5 file: skip comment lines
+        user_text = (user_dir / plugin.replace(":", "/")).with_suffix(".jupyterlab-settings").read_text(encoding="utf-8")
+        found = re.search(rf'"{key}"\s*:\s*"(\w+)"', "\n".join(
+            line for line in user_text.splitlines() if not line.lstrip().startswith("//")))
+        comms = found.group(1) if found else comms
+    except OSError:
+        pass
+    report["lab_comms_over_subshells"] = comms or "enabled (JupyterLab's default)"
+    if comms != "disabled":
+        problems.append("JupyterLab handles widget callbacks on a second kernel thread, so slider redraws can come "
+                        "out blank: run `python tools/setup_course.py lab-settings` (make lab does it), then "
+                        "restart JupyterLab")
     report["problems"] = problems
     if verbose:
         for key, value in report.items():

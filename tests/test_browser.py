@@ -14,6 +14,7 @@ the browser is Debian's, playwright only drives it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -97,6 +98,14 @@ def lab_server(tmp_path):
     root = tmp_path / "course"
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    with running_lab(root, tmp_path) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_lab(root: Path, tmp_path: Path):
+    """JupyterLab serving ``root``, settings and runtime files under ``tmp_path``; shut down (kernels
+    included) on exit. Also used by ``bench/widgets_latency.py``."""
     settings = tmp_path / "lab-settings"
     for name, values in LAB_SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from rlft_core.overoptimization import (best_of_n_estimate, best_of_n_weights, g
                                         score_in_batches, tilted_estimate, tilted_weights)
 from rlft_core.review_language import PRODUCTS, ReviewLanguage
 from rlft_core.rlhf import best_of_n_kl, new_lm
-from rlft_core.widgets import kl_regularised_optimum
+from rlft_core.dpo import kl_regularised_optimum
 
 torch.set_num_threads(1)
 
@@ -73,6 +73,20 @@ def test_tilted_weights_equal_the_kl_regularised_optimum_with_a_uniform_referenc
         w = tilted_weights(proxy, beta)
         for row, p in zip(w, proxy):
             assert np.allclose(row, kl_regularised_optimum(np.full(12, 1 / 12), p, beta), atol=1e-12)
+
+
+def test_kl_regularised_optimum_is_finite_at_tiny_beta_and_broadcasts_one_reference_over_rows():
+    ref = np.array([0.0, 0.2, 0.5, 0.3])
+    rewards = np.array([[5.0, 1.0, -1.0, 2.0], [0.0, 0.0, 0.0, 0.0]])
+    pi = kl_regularised_optimum(ref, rewards, 1e-6)        # exp(5e6) would overflow a naive softmax
+    assert np.all(np.isfinite(pi))
+    # row 0: all mass on the best response the reference can produce (not y0, which it never does)
+    np.testing.assert_array_equal(pi[0], [0.0, 0.0, 0.0, 1.0])
+    np.testing.assert_allclose(pi[1], ref, atol=1e-12)   # equal rewards: π* = π_ref
+    for beta in (0.3, 2.0):                                 # each row on its own, by the definition
+        row = kl_regularised_optimum(ref, rewards[0], beta)
+        tilted = ref * np.exp(rewards[0] / beta)
+        np.testing.assert_allclose(row, tilted / tilted.sum(), rtol=1e-12)
 
 
 def test_tilted_kl_matches_the_closed_form_through_the_partition_function():
@@ -159,7 +173,7 @@ def _runs():
 
 
 def test_explorer_slider_selects_a_run_and_escapes_its_samples():
-    from rlft_core.overoptimization_explorer import overoptimization_explorer
+    from rlft_core.widgets import overoptimization_explorer
     explorer = overoptimization_explorer(_runs(), curves={"bon": {"kl": [0, 1, 2], "proxy": [0, 1, 2], "true": [0, 1, 0]}})
     assert explorer.data["label"] == "1" and "&lt;b&gt;bold&lt;/b&gt; &amp; co" in explorer.data["caption"]
     assert "<b>bold</b>" not in explorer.data["caption"].split("</b>:", 1)[1]
@@ -172,7 +186,7 @@ def test_explorer_slider_selects_a_run_and_escapes_its_samples():
 
 
 def test_explorer_rejects_bad_runs():
-    from rlft_core.overoptimization_explorer import overoptimization_explorer
+    from rlft_core.widgets import overoptimization_explorer
     with pytest.raises(ValueError, match="runs"):
         overoptimization_explorer([])
     with pytest.raises(ValueError, match=r"runs\[0\]\['kl'\]"):

@@ -1,7 +1,8 @@
 """tools/build_site.py: executed reveal.js slides and HTML pages of the course, with an index.
 
 Builds one fast notebook (solutions/02_core_concepts.ipynb, ~10 s) into a temporary folder, with a
-speaker-notes cell added, and reads the slide structure back out of the HTML with a parser.
+speaker-notes cell added, and reads the slide structure back out of the HTML with a parser. (The
+offline behaviour in a browser and the student edition: tests/test_offline_builds.py.)
 """
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def built(tmp_path_factory):
     source = source_dir / NOTEBOOK.name
     nbformat.write(nb, source)
     written = build_site.build(["slides", "html"], [source], build_dir=tmp / "build")
-    executed = nbformat.read(tmp / "build" / "executed" / NOTEBOOK.name, as_version=4)
+    executed = nbformat.read(tmp / "build" / "executed" / "instructor" / NOTEBOOK.name, as_version=4)
     return {"tmp": tmp, "nb": nb, "written": written, "executed": executed}
 
 
@@ -128,11 +129,13 @@ def test_notes_cells_become_speaker_notes_not_slide_text(built):
     assert with_notes[0] is slides[-1]          # the notes cell is the last cell: the last slide's notes
 
 
-def test_slides_use_reveal_with_scrolling_and_the_notes_plugin(built):
-    page = built["written"]["slides"][0].read_text(encoding="utf-8")
-    assert f"{build_site.DEFAULT_REVEAL_URL}/dist/reveal.js" in page
-    assert f"{build_site.DEFAULT_REVEAL_URL}/plugin/notes/notes.js" in page
-    assert "var scroll = true" in page
+def test_slides_use_the_local_reveal_with_scrolling_and_the_notes_plugin(built):
+    page = built["written"]["slides"][0]
+    text = page.read_text(encoding="utf-8")
+    for script in ("assets/reveal.js/dist/reveal.js", "assets/reveal.js/plugin/notes/notes.js"):
+        assert f'"{script}"' in text
+        assert (page.parent / script).is_file()
+    assert "var scroll = true" in text
 
 
 def test_executed_copy_has_outputs_and_widget_state(built):
@@ -153,7 +156,7 @@ def test_html_page_has_the_outputs_and_the_widgets(built):
 def test_index_pages_list_the_notebooks_with_their_titles(built):
     for kind, suffix in (("slides", ".slides.html"), ("html", ".html")):
         index = built["written"][kind][-1]
-        assert index.name == "index.html"
+        assert index.name == "index.html" and index.parent == built["tmp"] / "build" / "instructor" / kind
         text = index.read_text(encoding="utf-8")
         assert f'href="{NOTEBOOK.stem}{suffix}"' in text
         assert "2 · Core concepts · 核心概念与联系" in text
@@ -161,7 +164,7 @@ def test_index_pages_list_the_notebooks_with_their_titles(built):
 
 def test_executed_copy_is_reused_until_the_notebook_changes(built, capsys):
     source = built["tmp"] / "solutions" / NOTEBOOK.name
-    executed_dir = built["tmp"] / "build" / "executed"
+    executed_dir = built["tmp"] / "build" / "executed" / "instructor"
     build_site.execute_notebook(source, executed_dir)
     assert "up to date" in capsys.readouterr().out
 
@@ -228,10 +231,12 @@ def test_a_failing_cell_stops_the_build_naming_the_notebook(tmp_path):
 
 
 def test_bad_arguments_raise_value_error(tmp_path, built):
-    executed = built["tmp"] / "build" / "executed" / NOTEBOOK.name
+    executed = built["tmp"] / "build" / "executed" / "instructor" / NOTEBOOK.name
     with pytest.raises(ValueError, match="kind"):
         build_site.convert(executed, tmp_path, "pdf")
     with pytest.raises(ValueError, match="kinds"):
         build_site.build(["pdf"], [executed], build_dir=tmp_path)
     with pytest.raises(ValueError, match="sources"):
         build_site.build(["html"], [], build_dir=tmp_path)
+    with pytest.raises(ValueError, match="audience"):
+        build_site.build(["html"], [executed], build_dir=tmp_path, audience="parents")

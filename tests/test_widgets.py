@@ -10,7 +10,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from rlft_core.widgets import (LivePlot, PreferenceLabeller, cartpole_trajectory, clipping_explorer,  # noqa: E402
-                               gae_explorer, kl_explorer, kl_regularised_optimum, preference_loss_explorer)
+                               gae_explorer, kl_explorer, preference_loss_explorer)
+from rlft_core.dpo import kl_regularised_optimum  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -275,6 +276,22 @@ def test_live_plot_bounds_drawing_overhead():
     assert 2.0 * (live.n_draws - 1) / now[0] <= 0.1           # drawing time stays within 10 %
 
 
+@pytest.mark.parametrize("run_seconds", [1.0, 5.0, 12.0, 30.0, 120.0])
+def test_live_plot_total_drawing_with_the_final_draw_stays_within_ten_percent(run_seconds):
+    now = [0.0]
+    live = LivePlot.for_ppo(min_interval=0.0, display=True)
+    live._clock = lambda: now[0]
+    draw_cost = 0.1 * len(live.panels)                        # what the plot assumes before its first draw
+    live._show = lambda: now.__setitem__(0, now[0] + draw_cost)
+    while now[0] < run_seconds:
+        now[0] += 0.05                                        # one training step
+        live(_ppo_record(0))
+    live.close()                                              # the final draw
+    assert live.n_draws >= 1
+    assert live.draw_seconds == pytest.approx(live.n_draws * draw_cost)
+    assert live.draw_seconds <= 0.1 * now[0] + 1e-9 or live.n_draws == 1
+
+
 def test_live_plot_final_figure_holds_every_finite_point():
     live = LivePlot.for_ppo(min_interval=1e9, display=False)
     with live:
@@ -392,3 +409,133 @@ def test_labeller_rejects_bad_inputs():
         ui.dataset()
     with pytest.raises(ValueError, match="choice"):
         ui.label("maybe")
+
+
+# -- fast redraws: artists updated in place, programmatic changes synchronous, drags coalesced ---
+
+def _pixels(png):
+    from PIL import Image
+    import io
+    return np.asarray(Image.open(io.BytesIO(bytes(png))).convert("RGB"), dtype=np.int16)
+
+
+def test_clipping_slider_moves_the_drawn_curve_region_and_edges():
+    explorer = clipping_explorer(clip_eps=0.2, adv=1.0)
+    lines_before = list(explorer.axes[0].lines)
+    explorer.controls["adv"].value = -1.5
+    explorer.controls["eps"].value = 0.3
+    assert list(explorer.axes[0].lines) == lines_before      # the same artists, new data
+    ratio, drawn = explorer._clipped.get_data()
+    np.testing.assert_allclose(drawn, np.minimum(-1.5 * ratio, -1.5 * np.clip(ratio, 0.7, 1.3)), atol=1e-9)
+    np.testing.assert_allclose(explorer._unclipped.get_ydata(), -1.5 * ratio)
+    # Â < 0: the flat region is r < 1 - ε
+    assert (explorer._flat.get_x(), explorer._flat.get_width()) == (pytest.approx(0.0), pytest.approx(0.7))
+    assert sorted(line.get_xdata()[0] for line in explorer._edges) == [pytest.approx(0.7), pytest.approx(1.3)]
+    low, high = explorer.axes[0].get_ylim()
+    assert low <= drawn.min() and drawn.max() <= high and low <= -1.5 * ratio[-1]
+
+
+def test_gae_slider_updates_the_advantage_line_to_the_naive_sum(trajectory):
+    explorer = gae_explorer(trajectory)
+    explorer.controls["gamma"].value = 0.7
+    explorer.controls["lam"].value = 0.5
+    delta, adv = _naive_advantages(trajectory, 0.7, 0.5, True)
+    np.testing.assert_allclose(explorer._adv.get_ydata(), adv, atol=1e-9)
+    np.testing.assert_allclose(explorer._td.get_ydata(), delta, atol=1e-9)
+    np.testing.assert_allclose(explorer._adv_other.get_ydata(), _naive_advantages(trajectory, 0.7, 0.5, False)[1],
+                               atol=1e-9)
+    low, high = explorer.axes[1].get_ylim()
+    assert low <= min(delta.min(), adv.min()) and max(delta.max(), adv.max()) <= high
+
+
+def test_kl_slider_sets_the_bar_heights_to_the_tilted_reference():
+    explorer = kl_explorer()
+    explorer.controls["beta"].value = 0.5
+    pi_ref, rewards = explorer.data["pi_ref"], explorer.data["rewards"]
+    tilted = pi_ref * np.exp(rewards / 0.5)
+    np.testing.assert_allclose([bar.get_height() for bar in explorer._bars], tilted / tilted.sum(), rtol=1e-9)
+    assert explorer._beta_line.get_xdata()[0] == pytest.approx(0.5)
+
+
+def test_preference_sliders_update_loss_curve_saturation_and_markers():
+    explorer = preference_loss_explorer(beta=0.1)
+    explorer.controls["beta"].value = 2.0
+    explorer.controls["margin"].value = -3.0
+    h, loss = explorer._lines[0].get_data()
+    np.testing.assert_allclose(loss, np.logaddexp(0.0, -2.0 * h), atol=1e-9)      # -log σ(2h)
+    np.testing.assert_allclose(explorer._lines[2].get_ydata(), (h - 0.25) ** 2, atol=1e-9)
+    assert explorer._saturated[0].get_x() == pytest.approx(math.log(9) / 2.0)
+    assert explorer._margins[0].get_xdata()[0] == -3.0
+    x, p = explorer._bt_point.get_data()
+    assert x[0] == pytest.approx(-6.0) and p[0] == pytest.approx(1 / (1 + math.exp(6.0)))
+
+
+def test_blitted_figure_matches_a_full_render_and_changes_with_the_slider():
+    explorer = gae_explorer()
+    first = _pixels(explorer._png)
+    explorer.controls["lam"].value = 0.5                  # limits stay: only the dynamic artists are drawn
+    assert explorer.n_full_draws == 1
+    blitted = _pixels(explorer._png)
+    assert np.mean(np.any(blitted != first, axis=2)) > 0.002     # the curves moved
+    for artist in explorer.dynamic:                        # render everything in one ordinary draw
+        artist.set_animated(False)
+    explorer.canvas.draw()
+    from rlft_core.widgets._figure import canvas_png
+    full = _pixels(canvas_png(explorer.canvas))
+    assert np.mean(np.any(np.abs(blitted - full) > 8, axis=2)) < 0.01
+
+
+def test_programmatic_change_inside_a_running_event_loop_redraws_synchronously():
+    import asyncio
+    explorer = kl_explorer()
+
+    async def set_from_code():                            # a notebook cell runs inside the kernel's loop
+        draws = explorer.n_draws
+        explorer.controls["beta"].value = 0.2
+        assert explorer.n_draws == draws + 1 and explorer.data["beta"] == pytest.approx(0.2)
+
+    asyncio.run(set_from_code())
+
+
+def test_browser_events_are_coalesced_to_the_latest_value():
+    import asyncio
+    explorer = kl_explorer()
+    values = [0.3, 0.5, 0.8, 1.3, 2.0]
+
+    async def drag():
+        draws = explorer.n_draws
+        for beta in values:                               # a burst of messages from the slider
+            explorer.controls["beta"].set_state({"value": beta})
+        assert explorer.n_draws == draws                  # nothing drawn yet: only scheduled
+        await asyncio.sleep(0.01)
+        assert explorer.n_draws == draws + 1              # one redraw for the burst ...
+        return explorer.data["beta"]
+
+    assert asyncio.run(drag()) == pytest.approx(values[-1])    # ... of the last value
+    tilted = explorer.data["pi_ref"] * np.exp(explorer.data["rewards"] / values[-1])
+    np.testing.assert_allclose([bar.get_height() for bar in explorer._bars], tilted / tilted.sum(), rtol=1e-9)
+    draws = explorer.n_draws                              # no event loop (a plain script): drawn at once
+    explorer.controls["beta"].set_state({"value": 0.1})
+    assert explorer.n_draws == draws + 1 and explorer.data["beta"] == pytest.approx(0.1)
+
+
+def test_nice_limits_cover_the_data_and_keep_the_current_limits_while_they_fit():
+    from rlft_core.widgets._figure import nice_limits
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        low, high = sorted(rng.normal(0, 10 ** rng.uniform(-2, 3), 2))
+        limits = nice_limits(low, high)
+        assert limits[0] <= low and high <= limits[1] and limits[1] - limits[0] <= 4 * (high - low) + 1e-9
+    assert nice_limits(0.1, 0.9, current=(0.0, 1.0)) == (0.0, 1.0)
+    assert nice_limits(0.1, 0.2, current=(0.0, 1.0)) != (0.0, 1.0)      # the data shrank: zoom in
+    assert nice_limits(0.1, 1.2, current=(0.0, 1.0)) != (0.0, 1.0)      # the data left: zoom out
+
+
+def test_canvas_png_decodes_to_the_canvas_pixels():
+    from rlft_core.widgets._figure import canvas_png
+    explorer = kl_explorer()
+    explorer.controls["beta"].value = 0.4
+    rgba = np.asarray(explorer.canvas.buffer_rgba())
+    png = canvas_png(explorer.canvas)
+    assert png.startswith(PNG_SIGNATURE) and bytes(explorer._image.value) == png
+    np.testing.assert_array_equal(_pixels(png), rgba[:, :, :3])      # Pillow reads back the same pixels

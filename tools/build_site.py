@@ -1,45 +1,41 @@
-"""Build the classroom kit: executed reveal.js slides and an executed HTML version of the course.
+"""Build the classroom kit: executed reveal.js slides and HTML pages, for students and for the instructor.
 
-The notebooks are run from ``solutions/`` (the solved master copies, so every exercise cell has
-an answer and every figure is drawn), in name order, which is course order. Each one is executed
-once into ``build/executed/`` with its widget state stored in the notebook, then converted:
+Two audiences, each in its own folder, each executed once into ``build/executed/<audience>/``:
 
-* slides (``make slides``) go to ``build/slides/NN_name.slides.html``: what
-  ``jupyter nbconvert --to slides --SlidesExporter.reveal_scroll=True`` makes of the executed
-  notebook, plus the widget snapshots below. The cells' ``slideshow`` metadata decides the slides
-  (the authoring tool starts a slide at ``#``/``##`` headings and a sub-slide at ``###``); cells of
-  slide type ``notes`` become reveal.js speaker notes (press ``s`` while presenting: reveal.js 4's
-  notes plugin opens the speaker view in a pop-up window).
-* HTML (``make html``) goes to ``build/html/NN_name.html``, outputs included;
-* each folder gets an ``index.html`` listing the notebooks in course order, with the title read
-  from each notebook's first heading.
+* ``build/instructor/{slides,html}`` from ``solutions/``: exercises solved, speaker notes kept;
+* ``build/student/{slides,html}`` from ``chapters/``: exercise stubs, no solution and no hidden
+  test (the regions between ``### BEGIN SOLUTION``/``### END SOLUTION`` and ``### BEGIN HIDDEN
+  TESTS``/``### END HIDDEN TESTS`` are stripped again, in case a chapter still holds one), and no
+  speaker notes. After building, every student page is searched for the lines of the solutions
+  (tools/site_checks.py): the build fails when one is found.
 
-The kernel runs with its working directory in ``solutions/`` (where a student's kernel runs in
-``chapters/``) and with the repository root on ``PYTHONPATH``, so ``import rlft_core`` works even
-without the editable install. An executed copy is reused while it is newer than its notebook and
-than every file of ``rlft_core``; ``--fresh`` runs everything again. A cell that raises stops the
-build with the notebook's name.
+Slides (``NN_name.slides.html``) are what ``jupyter nbconvert --to slides
+--SlidesExporter.reveal_scroll=True`` makes of the executed notebook: the cells' ``slideshow``
+metadata decides the slides, and cells of slide type ``notes`` become reveal.js speaker notes
+(press ``s`` in a deck: the notes plugin opens the speaker view). HTML pages are ``NN_name.html``.
+Each folder gets an ``index.html`` in course (= name) order, titled from each notebook's first heading.
 
-Widgets keep their last drawn state: their figures sit in the stored widget state, which the Jupyter
-widgets HTML manager draws when the page opens. Each widget output also gets a static snapshot of
-the figures in its widget tree (ipywidgets ``Image`` values and images in ``Output`` widgets), shown
-only until the widget renderer has drawn the widget; so figures appear even where it cannot load.
+Every folder works offline, opened straight from disk: reveal.js with its notes plugin, MathJax,
+require.js, jQuery, the Jupyter widgets HTML manager and mermaid are copied into ``assets/`` beside
+the pages (tools/offline_assets.py fetches them once from the npm registry, pinned and checked by
+sha512, into ``build/cache/npm/``), and the pages load them by relative URL. The build fails when a
+page still loads anything from another machine.
 
-What needs the network when the pages are *opened* (nbconvert 7.17's defaults; nothing is fetched
-while building): reveal.js 4.0.2 from unpkg, MathJax, require.js and jQuery from cdnjs, and, for
-widgets, the Jupyter widgets HTML manager from unpkg. Offline, text, printed outputs and figures (embedded PNGs, widget
-snapshots) still show in the HTML pages, but the slides do not become a slideshow and formulas stay
-as TeX source. ``--reveal-url`` (``make slides REVEAL_URL=...``) points the slides at another copy
-of reveal.js 4.x; require.js and jQuery still come from cdnjs.
+The kernel runs in the notebook's folder with the repository root on ``PYTHONPATH``. An executed
+copy is reused while it is newer than its notebook and every file of ``rlft_core``; ``--fresh``
+runs everything again. A cell that raises stops the build with the notebook's name. Widgets keep
+their last drawn state, drawn by the widget renderer when the page opens; each widget output also
+carries static snapshots of its figures, shown until the renderer has drawn the widget.
 
-    python tools/build_site.py slides html             # both
-    python tools/build_site.py slides --only 02        # only notebooks whose name starts with 02
-    python tools/build_site.py html --fresh            # execute again even if up to date
+    python tools/build_site.py slides html                      # both kinds, both audiences
+    python tools/build_site.py html --audience student          # one audience
+    python tools/build_site.py slides --only 02 --fresh         # notebooks starting with 02, re-executed
 """
 from __future__ import annotations
 
 import argparse
 import html
+import importlib.util
 import os
 import sys
 import time
@@ -50,33 +46,25 @@ from jinja2 import DictLoader
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter, SlidesExporter
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import offline_assets  # noqa: E402  (a sibling script, not a package)
+import site_checks  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
+CHAPTERS = ROOT / "chapters"
 BUILD = ROOT / "build"
-DEFAULT_REVEAL_URL = "https://unpkg.com/reveal.js@4.0.2"      # nbconvert 7.17's own default
+CACHE = BUILD / "cache" / "npm"
+AUDIENCES = {"instructor": SOLUTIONS, "student": CHAPTERS}      # audience -> the notebooks it gets
 CELL_TIMEOUT = 600                                               # seconds for one cell
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-# A widget output as nbconvert writes it (a div holding the view's <script>), plus static snapshots
-# after that <script>. The widget renderer draws the widget into a div.widget-subarea that it inserts
-# before the <script>; the CSS rule then hides the snapshots.
-WIDGET_TEMPLATE = """{%- extends 'index.html.j2' -%}
-{%- block data_widget_view scoped -%}
-{%- set view_id = uuid4() -%}
-{%- set mime = (output.data | filter_data_type)[0] -%}
-<div id="{{ view_id }}" class="jupyter-widgets jp-OutputArea-output {{ extra_class }}">
-<script type="text/javascript">var element = document.getElementById('{{ view_id }}');</script>
-<script type="{{ mime }}">{{ output.data[mime] | json_dumps | escape_html_script }}</script>
-{%- set snapshots = output.metadata.get('rlft_snapshots', []) -%}
-{%- if snapshots %}
-<style>.widget-subarea ~ .rlft-widget-snapshot { display: none; }</style>
-{%- for png in snapshots %}
-<img class="rlft-widget-snapshot" alt="figure of the widget, as last drawn" src="data:image/png;base64,{{ png }}">
-{%- endfor -%}
-{%- endif %}
-</div>
-{%- endblock data_widget_view -%}
-"""
+_spec = importlib.util.spec_from_file_location("make_chapters", ROOT / "tools" / "make_chapters.py")
+make_chapters = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_chapters)
+
+# nbconvert's own template (reveal or lab) plus: widget snapshots, and mermaid drawn without ES modules.
+TEMPLATE = (Path(__file__).resolve().parent / "site_template.html.j2").read_text(encoding="utf-8")
 
 
 def course_notebooks(source_dir: Path = SOLUTIONS, only: str | None = None) -> list[Path]:
@@ -102,13 +90,21 @@ def _newest_package_mtime() -> float:
     return max((p.stat().st_mtime for p in (ROOT / "rlft_core").rglob("*.py")), default=0.0)
 
 
+def for_students(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The student's copy: solution and hidden-test regions stripped (as make_chapters does), no speaker notes."""
+    chapter = make_chapters.chapter_from_solution(nb)
+    chapter.cells = [c for c in chapter.cells if c.metadata.get("slideshow", {}).get("slide_type") != "notes"]
+    return chapter
+
+
 def execute_notebook(source: Path, executed_dir: Path, fresh: bool = False,
-                     timeout: int = CELL_TIMEOUT) -> Path:
+                     timeout: int = CELL_TIMEOUT, prepare=None) -> Path:
     """Run ``source`` top to bottom into ``executed_dir/<name>``, widget state stored; return that path.
 
-    The kernel's working directory is the notebook's folder; the repository root is put on
-    ``PYTHONPATH``. Reuses an executed copy that is newer than the notebook and the package unless
-    ``fresh``. Raises ``RuntimeError`` naming the notebook when a cell fails.
+    ``prepare`` (notebook -> notebook) is applied before running. The kernel's working directory is
+    the notebook's folder; the repository root is put on ``PYTHONPATH``. Reuses an executed copy
+    that is newer than the notebook and the package unless ``fresh``. Raises ``RuntimeError``
+    naming the notebook when a cell fails.
     """
     executed_dir.mkdir(parents=True, exist_ok=True)
     target = executed_dir / source.name
@@ -117,6 +113,7 @@ def execute_notebook(source: Path, executed_dir: Path, fresh: bool = False,
         print(f"  {source.name}: executed copy is up to date", flush=True)
         return target
     nb = nbformat.read(source, as_version=4)
+    nb = prepare(nb) if prepare else nb
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + env_path if env_path else "")
     start = time.perf_counter()
@@ -186,14 +183,19 @@ def add_widget_snapshots(nb: nbformat.NotebookNode) -> int:
     return with_figures
 
 
-def convert(executed: Path, out_dir: Path, kind: str, reveal_url: str = DEFAULT_REVEAL_URL) -> Path:
-    """Write the slides (``kind="slides"``) or the HTML page (``kind="html"``) of an executed notebook."""
-    templates = {"extra_loaders": [DictLoader({"rlft.html.j2": WIDGET_TEMPLATE})], "template_file": "rlft.html.j2"}
+def convert(executed: Path, out_dir: Path, kind: str) -> Path:
+    """Write the slides (``kind="slides"``) or the HTML page (``kind="html"``) of an executed notebook.
+
+    Every library is loaded from ``assets/`` beside the page (``offline_assets.EXPORTER_URLS``).
+    """
+    options = {"extra_loaders": [DictLoader({"rlft.html.j2": TEMPLATE})], "template_file": "rlft.html.j2",
+               **offline_assets.EXPORTER_URLS}
     if kind == "slides":
-        exporter = SlidesExporter(reveal_url_prefix=reveal_url, reveal_scroll=True, **templates)
+        exporter = SlidesExporter(reveal_url_prefix=offline_assets.REVEAL_URL_PREFIX, reveal_theme=offline_assets.REVEAL_THEME,
+                                  reveal_scroll=True, **options)
         suffix = ".slides.html"
     elif kind == "html":
-        exporter = HTMLExporter(**templates)
+        exporter = HTMLExporter(**options)
         suffix = ".html"
     else:
         raise ValueError(f"kind must be 'slides' or 'html', got {kind!r}")
@@ -207,7 +209,7 @@ def convert(executed: Path, out_dir: Path, kind: str, reveal_url: str = DEFAULT_
     return target
 
 
-def write_index(out_dir: Path, entries: list[tuple[str, str]], heading: str) -> Path:
+def write_index(out_dir: Path, entries: list[tuple[str, str]], heading: str, note: str = "") -> Path:
     """An ``index.html`` linking ``(file name, title)`` entries in the given (course) order."""
     items = "\n".join(f'  <li><a href="{html.escape(name, quote=True)}">{html.escape(title)}</a></li>'
                       for name, title in entries)
@@ -218,8 +220,7 @@ def write_index(out_dir: Path, entries: list[tuple[str, str]], heading: str) -> 
 </head>
 <body>
 <h1>{html.escape(heading)}</h1>
-<p>Executed from <code>solutions/</code> (exercises solved). Run the notebooks yourself with
-<code>make lab</code>.</p>
+<p>{html.escape(note)} Run the notebooks yourself with <code>make lab</code>.</p>
 <ul style="list-style: none; padding-left: 0">
 {items}
 </ul>
@@ -232,51 +233,83 @@ def write_index(out_dir: Path, entries: list[tuple[str, str]], heading: str) -> 
     return target
 
 
-def build(kinds: list[str], sources: list[Path], build_dir: Path = BUILD, fresh: bool = False,
-          reveal_url: str = DEFAULT_REVEAL_URL) -> dict[str, list[Path]]:
-    """Execute ``sources`` once and convert each to every kind in ``kinds``; write the index pages.
+INDEX_NOTES = {
+    "instructor": "Instructor edition, executed from solutions/: exercises solved; in a deck, press s for "
+                  "the speaker notes.",
+    "student": "Student edition, executed from chapters/: the exercises are yours to solve.",
+}
 
+
+def build(kinds: list[str], sources: list[Path], build_dir: Path = BUILD, fresh: bool = False,
+          audience: str = "instructor", cache_dir: Path = CACHE) -> dict[str, list[Path]]:
+    """Execute ``sources`` once for ``audience`` and convert each to every kind in ``kinds``.
+
+    Pages go to ``build_dir/<audience>/<kind>/`` with an index page and the ``assets/`` they load.
     Returns ``{kind: [written page, ...]}`` (index page last).
     """
     for kind in kinds:
         if kind not in ("slides", "html"):
             raise ValueError(f"kinds must hold 'slides' and/or 'html', got {kind!r}")
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {sorted(AUDIENCES)}, got {audience!r}")
     if not sources:
         raise ValueError("sources is empty: no notebooks to build")
+    prepare = for_students if audience == "student" else None
     written: dict[str, list[Path]] = {kind: [] for kind in kinds}
     entries: dict[str, list[tuple[str, str]]] = {kind: [] for kind in kinds}
     for source in sources:
-        executed = execute_notebook(source, build_dir / "executed", fresh=fresh)
+        executed = execute_notebook(source, build_dir / "executed" / audience, fresh=fresh, prepare=prepare)
         title = notebook_title(nbformat.read(executed, as_version=4), source.stem)
         for kind in kinds:
-            page = convert(executed, build_dir / kind, kind, reveal_url=reveal_url)
+            page = convert(executed, build_dir / audience / kind, kind)
             written[kind].append(page)
             entries[kind].append((page.name, title))
     for kind in kinds:
-        heading = "rlft-course: " + ("slides" if kind == "slides" else "the course, executed")
-        written[kind].append(write_index(build_dir / kind, entries[kind], heading))
+        out_dir = build_dir / audience / kind
+        offline_assets.install(out_dir, cache_dir)
+        heading = f"rlft-course ({audience}): " + ("slides" if kind == "slides" else "the course, executed")
+        written[kind].append(write_index(out_dir, entries[kind], heading, INDEX_NOTES[audience]))
     return written
+
+
+def check_site(pages: list[Path], audience: str, secret_lines: set[str]) -> list[str]:
+    """Problems of built pages: resources on other machines; for students, solution lines."""
+    problems = [f"{page.name} loads {url}" for page in pages
+                for url in site_checks.external_resources(page.read_text(encoding="utf-8"))]
+    if audience == "student":
+        for folder in sorted({page.parent for page in pages}):
+            problems += [f"{folder.name}/{name} shows solution lines: {found[:3]}"
+                         for name, found in site_checks.leaked_lines(folder, secret_lines).items()]
+    return problems
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kinds", nargs="+", choices=["slides", "html"])
+    parser.add_argument("--audience", choices=["student", "instructor", "both"], default="both")
     parser.add_argument("--only", help="build only the notebooks whose file name starts with this")
     parser.add_argument("--fresh", action="store_true", help="execute again even if an executed copy is up to date")
     parser.add_argument("--build-dir", type=Path, default=BUILD)
-    parser.add_argument("--reveal-url", default=os.environ.get("REVEAL_URL") or DEFAULT_REVEAL_URL,
-                        help="URL prefix of reveal.js (default: nbconvert's CDN copy of 4.0.2)")
     args = parser.parse_args(argv)
-    sources = course_notebooks(only=args.only)
-    if not sources:
-        print(f"no notebooks in {SOLUTIONS} match", file=sys.stderr)
-        return 1
-    start = time.perf_counter()
-    written = build(list(dict.fromkeys(args.kinds)), sources, build_dir=args.build_dir, fresh=args.fresh,
-                    reveal_url=args.reveal_url)
-    for kind, pages in written.items():
-        print(f"{kind}: {len(pages) - 1} notebooks -> {pages[-1]}")
+    audiences = list(AUDIENCES) if args.audience == "both" else [args.audience]
+    secret_lines = site_checks.solution_lines(SOLUTIONS, CHAPTERS, ROOT / "rlft_core")
+    start, problems = time.perf_counter(), []
+    for audience in audiences:
+        sources = course_notebooks(AUDIENCES[audience], only=args.only)
+        if not sources:
+            print(f"no notebooks in {AUDIENCES[audience]} match", file=sys.stderr)
+            return 1
+        print(f"{audience}: {len(sources)} notebooks from {AUDIENCES[audience].relative_to(ROOT)}/", flush=True)
+        written = build(list(dict.fromkeys(args.kinds)), sources, build_dir=args.build_dir, fresh=args.fresh,
+                        audience=audience)
+        for kind, pages in written.items():
+            print(f"  {kind}: {len(pages) - 1} notebooks -> {pages[-1]}")
+            problems += check_site(pages, audience, secret_lines)
     print(f"done in {time.perf_counter() - start:.0f} s")
+    if problems:
+        print("The build is NOT fit to hand out:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    print("checked: no page loads anything from the network; no student page shows a solution line")
     return 0
 
 

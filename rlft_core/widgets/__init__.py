@@ -6,8 +6,10 @@ control's value (``explorer.controls["eps"].value = 0.1``) or press a button
 (``ui.buttons["A"].click()``) and read what was drawn (``explorer.data``, ``live.drawn``).
 
 * :func:`clipping_explorer`, :func:`gae_explorer` (``explorers``)
-* :func:`preference_loss_explorer`, :func:`kl_explorer`, :func:`kl_regularised_optimum`
-  (``preference_explorers``)
+* :func:`preference_loss_explorer`, :func:`kl_explorer` (``preference_explorers``); the optimum
+  the KL explorer draws is :func:`rlft_core.dpo.kl_regularised_optimum`
+* :func:`overoptimization_explorer` (``overoptimization``): a slider over precomputed policies on
+  the proxy-vs-true reward curve
 * :class:`LivePlot` (``live``): a training callback that plots metrics at a bounded rate
 * :class:`PreferenceLabeller` (``labelling``): label preference pairs with buttons
 * :func:`cartpole_trajectory` (``trajectories``): the GAE explorer's default trajectory
@@ -15,9 +17,10 @@ control's value (``explorer.controls["eps"].value = 0.1``) or press a button
 from .explorers import clipping_explorer, flat_regions, gae_explorer
 from .labelling import PreferenceLabeller, plot_clip
 from .live import LivePlot
-from .preference_explorers import kl_explorer, kl_regularised_optimum, preference_loss_explorer
+from .overoptimization import overoptimization_explorer
+from .preference_explorers import kl_explorer, preference_loss_explorer
 from .trajectories import cartpole_trajectory, heuristic_value
 
 __all__ = ["clipping_explorer", "flat_regions", "gae_explorer", "preference_loss_explorer", "kl_explorer",
-           "kl_regularised_optimum", "LivePlot", "PreferenceLabeller", "plot_clip", "cartpole_trajectory",
+           "overoptimization_explorer", "LivePlot", "PreferenceLabeller", "plot_clip", "cartpole_trajectory",
            "heuristic_value"]

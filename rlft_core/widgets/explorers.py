@@ -15,7 +15,7 @@ import torch
 from .._validate import as_array, check_finite, check_range
 from ..ppo_losses import clip_fraction, clipped_surrogate_loss
 from ..returns import gae
-from ._figure import FigureWidget, new_figure
+from ._figure import FigureWidget, new_figure, nice_limits
 from .trajectories import cartpole_trajectory, check_trajectory
 
 
@@ -56,69 +56,93 @@ class ClippingExplorer(FigureWidget):
         check_range("clip_eps", clip_eps, 0.01, 0.9)          # the slider's range
         check_range("adv", adv, -2.0, 2.0)
         self.r_max = max(r_max, 1.2 * float(np.quantile(self.ratios, 0.99))) if self.ratios is not None else r_max
+        self.ratio = np.linspace(1e-3, self.r_max, 501)       # the x grid of the curves
         controls = {
-            "eps": widgets.FloatSlider(value=clip_eps, min=0.01, max=0.9, step=0.01, description="ε",
-                                       continuous_update=False),
-            "adv": widgets.FloatSlider(value=adv, min=-2.0, max=2.0, step=0.1, description="advantage Â",
-                                       continuous_update=False),
+            "eps": widgets.FloatSlider(value=clip_eps, min=0.01, max=0.9, step=0.01, description="ε"),
+            "adv": widgets.FloatSlider(value=adv, min=-2.0, max=2.0, step=0.1, description="advantage Â"),
         }
         figure, axes = new_figure(1, 1 if self.ratios is None else 2,
-                                  (5.5, 3.4) if self.ratios is None else (10, 3.4))
+                                  (5.5, 3.6) if self.ratios is None else (10, 3.6))
         super().__init__(controls, figure, axes)
+
+    def _build(self):
+        ax = self.axes[0]
+        (self._unclipped,) = ax.plot([], [], "--", color="0.5", label="unclipped  r·Â")
+        (self._clipped,) = ax.plot([], [], color="C0", lw=2.5, label="clipped  min(r·Â, clip(r)·Â)")
+        self._flat = ax.axvspan(0, 1, color="C3", alpha=0.15, label="flat: zero gradient")
+        self._edges = [ax.axvline(1, color="0.3", lw=0.8, ls=":") for _ in range(2)]
+        # Titles stay fixed and the numbers go to the caption: text is the largest cost of a redraw.
+        ax.set(xlabel="ratio r = π_new / π_old", ylabel="objective (maximised)", xlim=(0, self.ratio[-1]),
+               title="one sample's objective (dotted: 1 ± ε)")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
+        self.dynamic = [self._unclipped, self._clipped, self._flat, *self._edges]
+        if self.ratios is not None:
+            ax = self.axes[1]
+            counts, edges = np.histogram(self.ratios, bins=40, range=(0, self.r_max))
+            self.hist_counts, self.hist_edges = counts, edges
+            ax.stairs(counts, edges, fill=True, alpha=0.6)
+            self._clipped_spans = [ax.axvspan(0, 1, color="0.5", alpha=0.15) for _ in range(2)]
+            ax.set(xlabel="ratio r", ylabel="count", xlim=(0, edges[-1]),
+                   title=f"the batch's {self.ratios.size} ratios (grey: clipped)")
+            self.dynamic += self._clipped_spans
+
+    def curves(self, eps, adv):
+        """``(objective, slope)`` over ``self.ratio``, from the package's ``clipped_surrogate_loss``.
+
+        One batched call: the loss is the mean of per-sample terms f_i, each positively
+        homogeneous in its advantage, so f_i = A_i ∂f_i/∂A_i (Euler) = -B A_i ∂loss/∂A_i, and
+        the slope in r is -B ∂loss/∂(log r_i) / r_i.
+        """
+        log_ratio = torch.tensor(np.log(self.ratio), requires_grad=True)        # (B,)
+        advantages = torch.full_like(log_ratio, adv, requires_grad=True)
+        loss = clipped_surrogate_loss(log_ratio, torch.zeros_like(log_ratio), advantages, eps)
+        grad_log_ratio, grad_adv = torch.autograd.grad(loss, (log_ratio, advantages))
+        batch = len(self.ratio)
+        objective = -batch * adv * grad_adv.numpy()
+        slope = -(grad_log_ratio.numpy() * batch) / self.ratio
+        return objective, slope
 
     def _draw(self):
         eps, adv = float(self.value("eps")), float(self.value("adv"))
-        ratio = np.linspace(1e-3, self.r_max, 501)
-        # The objective is -loss of the package's clipped_surrogate_loss, evaluated one ratio at a time.
-        objective = np.array([-clipped_surrogate_loss(torch.tensor([math.log(r)]), torch.zeros(1),
-                                                      torch.tensor([adv]), eps).item() for r in ratio])
-        # Its slope in r, all ratios in one batch: elements of a mean are independent, so
-        # B * d(mean)/d(log r_i) / r_i is the slope of element i.
-        log_ratio = torch.tensor(np.log(ratio), requires_grad=True)
-        loss = clipped_surrogate_loss(log_ratio, torch.zeros_like(log_ratio),
-                                      torch.full_like(log_ratio, adv), eps)
-        (grad,) = torch.autograd.grad(loss, log_ratio)
-        slope = -(grad.numpy() * len(ratio)) / ratio
+        ratio = self.ratio
+        objective, slope = self.curves(eps, adv)
         regions = flat_regions(adv, eps)
         self.data = {"ratio": ratio, "clipped_objective": objective, "unclipped_objective": adv * ratio,
                      "slope": slope, "flat_regions": regions, "eps": eps, "adv": adv}
-
         ax = self.axes[0]
-        ax.clear()
-        ax.plot(ratio, adv * ratio, "--", color="0.5", label="unclipped  r·Â")
-        ax.plot(ratio, objective, color="C0", lw=2.5, label="clipped  min(r·Â, clip(r)·Â)")
-        for low, high in regions:
-            ax.axvspan(low, min(high, ratio[-1]), color="C3", alpha=0.15,
-                       label="flat: zero gradient")
-        for edge in (1 - eps, 1 + eps):
-            ax.axvline(edge, color="0.3", lw=0.8, ls=":")
-        ax.set(xlabel="ratio r = π_new / π_old", ylabel="objective (maximised)", xlim=(0, ratio[-1]),
-               title=f"ε = {eps:.2f}, Â = {adv:+.1f}")
-        ax.legend(fontsize=8, loc="best")
-        if self.ratios is not None:
-            self._draw_batch(eps)
+        self._unclipped.set_data(ratio, adv * ratio)
+        self._clipped.set_data(ratio, objective)
+        low, high = regions[0]
+        self._flat.set_x(low)
+        self._flat.set_width(min(high, ratio[-1]) - low)
+        for line, edge in zip(self._edges, (1 - eps, 1 + eps)):
+            line.set_xdata([edge, edge])
+        reach = max(abs(adv), 0.5) * ratio[-1]                  # the unclipped line's range
+        ax.set_ylim(nice_limits(min(0.0, adv * ratio[-1], -0.05 * reach), max(0.0, adv * ratio[-1], 0.05 * reach),
+                                ax.get_ylim()))
         where = ("none: Â = 0 gives no gradient at all" if adv == 0 else
                  f"r > {1 + eps:.2f} (Â > 0: the update already made this action more likely enough)"
                  if adv > 0 else f"r < {1 - eps:.2f} (Â < 0: already made less likely enough)")
-        self.set_caption(f"Flat region, where this sample's gradient is zero: {where}.")
+        caption = f"ε = {eps:.2f}, Â = {adv:+.1f}. Flat region, where this sample's gradient is zero: {where}."
+        if self.ratios is not None:
+            caption += self._draw_batch(eps)
+        self.set_caption(caption)
 
     def _draw_batch(self, eps):
         ratios = self.ratios
         log_ratio = torch.tensor(np.log(ratios))
         frac = clip_fraction(log_ratio, torch.zeros_like(log_ratio), eps).item()
-        counts, edges = np.histogram(ratios, bins=40, range=(0, self.r_max))
-        self.data.update(clip_fraction=frac, hist_counts=counts, hist_edges=edges)
-        ax = self.axes[1]
-        ax.clear()
-        ax.stairs(counts, edges, fill=True, alpha=0.6)
-        ax.axvspan(0, 1 - eps, color="0.5", alpha=0.15)
-        ax.axvspan(1 + eps, edges[-1], color="0.5", alpha=0.15)
-        title = f"batch of {ratios.size}: clip fraction {frac:.3f}"
+        self.data.update(clip_fraction=frac, hist_counts=self.hist_counts, hist_edges=self.hist_edges)
+        below, above = self._clipped_spans
+        below.set_width(1 - eps)
+        above.set_x(1 + eps)
+        above.set_width(self.hist_edges[-1] - (1 + eps))
+        text = f"<br>Batch of {ratios.size}: clip fraction <b>{frac:.3f}</b>"
         if self.batch_adv is not None:
             zero_grad = ((self.batch_adv > 0) & (ratios > 1 + eps)) | ((self.batch_adv < 0) & (ratios < 1 - eps))
             self.data["zero_gradient_fraction"] = float(zero_grad.mean())
-            title += f"\nzero-gradient fraction {zero_grad.mean():.3f}"
-        ax.set(xlabel="ratio r", ylabel="count", title=title, xlim=(0, edges[-1]))
+            text += f", zero-gradient fraction <b>{zero_grad.mean():.3f}</b>"
+        return text + "."
 
 
 def clipping_explorer(ratios=None, advantages=None, clip_eps: float = 0.2, adv: float = 1.0):
@@ -153,10 +177,8 @@ class GAEExplorer(FigureWidget):
         check_range("gamma", gamma, 0.0, 1.0)
         check_range("lam", lam, 0.0, 1.0)
         controls = {
-            "gamma": widgets.FloatSlider(value=gamma, min=0.0, max=1.0, step=0.01, description="γ",
-                                         continuous_update=False),
-            "lam": widgets.FloatSlider(value=lam, min=0.0, max=1.0, step=0.05, description="λ",
-                                       continuous_update=False),
+            "gamma": widgets.FloatSlider(value=gamma, min=0.0, max=1.0, step=0.01, description="γ"),
+            "lam": widgets.FloatSlider(value=lam, min=0.0, max=1.0, step=0.05, description="λ"),
             "bootstrap": widgets.Checkbox(value=True, description="bootstrap γ·V(final) at truncation"),
         }
         figure, axes = new_figure(2, 1, (9, 5.2))
@@ -178,6 +200,29 @@ class GAEExplorer(FigureWidget):
         advantages, returns = gae(rewards, values, dones, traj["last_value"], gamma, lam)
         return td_errors, advantages, returns
 
+    def _build(self):
+        traj, top, bottom = self.trajectory, *self.axes
+        steps = np.arange(len(traj["rewards"]))
+        for ax in (top, bottom):
+            for t in np.flatnonzero(traj["terminated"]):
+                ax.axvline(t + 0.5, color="C3", lw=1.5, label="termination" if ax is top else None)
+            for t in np.flatnonzero(traj["truncated"]):
+                ax.axvline(t + 0.5, color="C1", lw=1.5, ls="--", label="truncation" if ax is top else None)
+            ax.set_xlim(-1, len(steps))
+        top.stairs(traj["rewards"], np.append(steps, len(steps)) - 0.4, fill=True, color="0.75", label="reward r_t")
+        top.plot(steps, traj["values"], color="C0", label="value V(s_t)")
+        (self._returns,) = top.plot(steps, steps * 0.0, color="C2", lw=1, label="λ-return (value target)")
+        top.set(ylabel="reward / value", title="one trajectory: rewards, values and value targets")
+        top.legend(fontsize=7, ncol=5, loc="lower left")
+        bottom.axhline(0, color="0.6", lw=0.8)
+        (self._td,) = bottom.plot(steps, steps * 0.0, "o", ms=3, color="C4", label="TD error δ_t")
+        (self._adv,) = bottom.plot(steps, steps * 0.0, color="C3", lw=2, label="GAE advantage Â_t")
+        (self._adv_other,) = bottom.plot(steps, steps * 0.0, color="C1", lw=1, alpha=0.6,
+                                         label="Â_t with the truncation toggle flipped")
+        bottom.set(xlabel="step t", ylabel="advantage")
+        bottom.legend(fontsize=7, ncol=3, loc="lower left")
+        self.dynamic = [self._returns, self._td, self._adv, self._adv_other]
+
     def _draw(self):
         gamma, lam, bootstrap = float(self.value("gamma")), float(self.value("lam")), bool(self.value("bootstrap"))
         traj = self.trajectory
@@ -189,30 +234,24 @@ class GAEExplorer(FigureWidget):
                      "advantages_other_truncation": adv_other, "gamma": gamma, "lam": lam,
                      "bootstrap": bootstrap}
         top, bottom = self.axes
-        for ax in (top, bottom):
-            ax.clear()
-            for t in np.flatnonzero(traj["terminated"]):
-                ax.axvline(t + 0.5, color="C3", lw=1.5, label="termination" if ax is top else None)
-            for t in np.flatnonzero(traj["truncated"]):
-                ax.axvline(t + 0.5, color="C1", lw=1.5, ls="--", label="truncation" if ax is top else None)
-        top.bar(steps, traj["rewards"], color="0.75", label="reward r_t")
-        top.plot(steps, traj["values"], color="C0", label="value V(s_t)")
-        top.plot(steps, returns, color="C2", lw=1, label="λ-return (value target)")
-        top.set(ylabel="reward / value", title=f"γ = {gamma:.2f}, λ = {lam:.2f}")
-        top.legend(fontsize=7, ncol=5, loc="lower left")
-        bottom.axhline(0, color="0.6", lw=0.8)
-        bottom.plot(steps, td_errors, "o", ms=3, color="C4", label="TD error δ_t")
-        bottom.plot(steps, adv, color="C3", lw=2, label="GAE advantage Â_t")
-        other = "without" if bootstrap else "with"
-        bottom.plot(steps, adv_other, color="C1", lw=1, alpha=0.6, label=f"Â_t {other} bootstrapping")
-        bottom.set(xlabel="step t", ylabel="advantage")
-        bottom.legend(fontsize=7, ncol=3, loc="lower left")
+        self._returns.set_ydata(returns)
+        self._td.set_ydata(td_errors)
+        self._adv.set_ydata(adv)
+        self._adv_other.set_ydata(adv_other)
+        shown = np.concatenate([traj["rewards"], traj["values"], returns, [0.0]])
+        top.set_ylim(nice_limits(shown.min(), shown.max(), top.get_ylim()))
+        shown = np.concatenate([td_errors, adv, adv_other, [0.0]])
+        # room under the curves for the legend, which sits at the lower left
+        low, high = shown.min(), shown.max()
+        bottom.set_ylim(nice_limits(low - 0.35 * (high - low), high, bottom.get_ylim()))
         trunc = np.flatnonzero(traj["truncated"])
+        caption = (f"γ = {gamma:.2f}, λ = {lam:.2f}, {'with' if bootstrap else 'without'} bootstrapping "
+                   "at truncation. ")
         if trunc.size:
             t = trunc[-1]
-            self.set_caption(f"At the truncated step t = {t}, bootstrapping adds γ·V(final) = "
-                             f"{gamma * traj['final_values'][t]:.2f} to Â; the change decays by γλ per "
-                             "step back. λ = 0: Â = δ (TD(0)); λ = 1: Â = discounted return − V.")
+            caption += (f"At the truncated step t = {t}, bootstrapping adds γ·V(final) = "
+                        f"{gamma * traj['final_values'][t]:.2f} to Â; the change decays by γλ per step back. ")
+        self.set_caption(caption + "λ = 0: Â = δ (TD(0)); λ = 1: Â = discounted return − V.")
 
 
 def gae_explorer(trajectory=None, gamma: float = 0.99, lam: float = 0.95):

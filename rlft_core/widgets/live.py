@@ -5,14 +5,15 @@
     live.close()                              # final draw (also done when the notebook cell ends)
 
 Every record (a dict) is kept in ``live.records``; the figure shows chosen keys, one panel per
-group. Redraws are throttled by wall time: at most one every ``min_interval`` seconds, and never
-more often than keeps drawing under ``max_overhead`` (10 %) of the time, so a fast loop is not
-slowed down (the first and the final draw, ~0.1-0.3 s each for six panels on the course machine,
-are fixed costs on top). In a notebook the figure is one image output updated in place (a display handle),
-so a headless run (nbval, nbconvert) and its exported HTML keep the last drawn state; in a plain
-Python process nothing is displayed and ``live.figure`` holds the final figure
-(``live.figure.savefig("curves.png")``). With ``total=`` a ``tqdm.auto`` progress bar follows
-the x key (e.g. ``global_step`` up to ``total_timesteps``).
+group. Redraws are throttled by wall time: at most one every ``min_interval`` seconds, and only
+while the drawing so far plus two draws (this one and the final one) fits in ``max_overhead``
+(10 %) of the time since the first record, so a fast loop is not slowed down: the first figure
+appears once the run has lasted ~20 draws (~10 s for six panels), and a shorter run shows only the
+final one (with ``total=`` a progress bar moves meanwhile). In a notebook the figure is one image
+output updated in place (a display handle), so a headless run (nbval, nbconvert) and its exported
+HTML keep the last drawn state; in a plain Python process nothing is displayed and
+``live.figure`` holds the final figure (``live.figure.savefig("curves.png")``). With ``total=`` a
+``tqdm.auto`` progress bar follows the x key (e.g. ``global_step`` up to ``total_timesteps``).
 """
 from __future__ import annotations
 
@@ -82,6 +83,11 @@ class LivePlot:
         self._sequence_keys: set = set()
         self._clock = time.perf_counter
         self._next_draw = -math.inf
+        self._first_record_time = None                 # of the current run (reset by _start)
+        self._run_draw_seconds = 0.0
+        # what one draw costs: before the first, a cautious guess (rendering six panels takes
+        # 0.15-0.5 s); without display nothing is rendered and a draw is nearly free
+        self._last_draw_seconds = 0.1 * len(self.panels) if self.display else 0.0
         self._handle = None
         self._hooked = False
         self._open = False
@@ -96,11 +102,19 @@ class LivePlot:
             ax.set_visible(False)
         self.axes = dict(zip(self.panels, axes))
         self._lines = {}
-        for panel, keys in self.panels.items():
+        self._legend_keys = {}
+        for i, (panel, keys) in enumerate(self.panels.items()):
             ax = self.axes[panel]
             for key in keys:
                 (self._lines[panel, key],) = ax.plot([], [], label=key)
-            ax.set(title=panel, xlabel=" / ".join(self.x_keys))
+            # Text is most of a draw's cost: few ticks, and the title and x label placed once, so
+            # that matplotlib does not measure every tick label to place them at each draw.
+            ax.set_title(panel, y=1.0)
+            ax.locator_params(nbins=4)
+            ax.yaxis.set_label_coords(-0.15, 0.5)
+            if i + ncols >= len(self.panels):           # the x label under the bottom panels only
+                ax.set_xlabel(" / ".join(self.x_keys))
+                ax.xaxis.set_label_coords(0.5, -0.2)
 
     # -- presets for the course's training loops -------------------------------------------------
     @classmethod
@@ -152,16 +166,22 @@ class LivePlot:
                 ys.append(value)
         if self.bar is not None:
             self.bar.update(max(0, round(x_value) - self.bar.n) if x_key is not None else 1)
-        if self._clock() >= self._next_draw:
+        now = self._clock()
+        if self._first_record_time is None:
+            self._first_record_time = now
+        budget = self.max_overhead * (now - self._first_record_time)
+        if now >= self._next_draw and self._run_draw_seconds + 2 * self._last_draw_seconds <= budget:
             self.draw()
         return None
 
     def _start(self) -> None:
         self._open = True
+        self._first_record_time, self._run_draw_seconds = None, 0.0
         self._handle = None           # a new run (or a new cell) gets a new output
         if self.total is not None:
             from tqdm.auto import tqdm
-            self.bar = tqdm(total=self.total, desc=self.title or "training", unit=self.x)
+            self.bar = tqdm(total=self.total, desc=self.title or "training", unit=self.x,
+                            mininterval=0.5)            # each refresh is a widget message
         try:
             from IPython import get_ipython
             shell = get_ipython()
@@ -190,8 +210,9 @@ class LivePlot:
             ax.relim()
             ax.autoscale_view()
             with_data = [self._lines[panel, k] for k in keys if len(self.drawn[panel][k][0])]
-            if len(keys) > 1 and with_data:
-                ax.legend(handles=with_data, fontsize=7)
+            if len(keys) > 1 and with_data and self._legend_keys.get(panel) != len(with_data):
+                ax.legend(handles=with_data, fontsize=7)        # rebuilt only when a key appears
+                self._legend_keys[panel] = len(with_data)
         if self.records:
             last = self.records[-1]
             x_key = next((k for k in self.x_keys if k in last), "record")
@@ -201,9 +222,10 @@ class LivePlot:
         if self.display:
             self._show()
         self.n_draws += 1
-        elapsed = self._clock() - start
-        self.draw_seconds += elapsed
-        self._next_draw = self._clock() + max(self.min_interval, elapsed / self.max_overhead)
+        self._last_draw_seconds = self._clock() - start
+        self.draw_seconds += self._last_draw_seconds
+        self._run_draw_seconds += self._last_draw_seconds
+        self._next_draw = self._clock() + self.min_interval
 
     def _show(self) -> None:
         from IPython.display import Image, display

@@ -7,7 +7,8 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from .._validate import as_array, check_finite, check_positive, check_range
+from .._validate import check_range
+from ..dpo import dpo_loss, kl_regularised_optimum
 from ._figure import FigureWidget, new_figure
 
 H_MAX = 25.0   # the log-ratio difference axis spans [-H_MAX, H_MAX], fixed so β's effect is visible
@@ -16,23 +17,36 @@ H_MAX = 25.0   # the log-ratio difference axis spans [-H_MAX, H_MAX], fixed so �
 class PreferenceLossExplorer(FigureWidget):
     """DPO and IPO losses against the log-ratio difference h (see :func:`preference_loss_explorer`)."""
 
+    reference_betas = (0.1, 1.0)                       # drawn faintly, for comparison
+    h = np.linspace(-H_MAX, H_MAX, 1001)                # odd count: h = 0 is on the grid
+    reward_gap = np.linspace(-8, 8, 401)
+
     def __init__(self, beta=0.1, margin=2.0):
         check_range("beta", beta, 0.01, 5.0)               # the slider's range
         check_range("margin", margin, -H_MAX, H_MAX)
         controls = {
             "beta": widgets.FloatLogSlider(value=beta, base=10, min=-2, max=math.log10(5.0), step=0.05,
-                                           description="β", continuous_update=False),
-            "margin": widgets.FloatSlider(value=margin, min=-H_MAX, max=H_MAX, step=0.5,
-                                          description="h", continuous_update=False),
+                                           description="β"),
+            "margin": widgets.FloatSlider(value=margin, min=-H_MAX, max=H_MAX, step=0.5, description="h"),
         }
+        self._curve_cache: dict = {}                    # β -> curves: slider positions repeat
         figure, axes = new_figure(2, 2, (9.5, 6))
         super().__init__(controls, figure, axes)
+
+    def cached_curves(self, beta):
+        """:meth:`curves` over ``self.h``, remembered for the last 256 values of β."""
+        if beta not in self._curve_cache:
+            if len(self._curve_cache) >= 256:
+                self._curve_cache.pop(next(iter(self._curve_cache)))
+            curves = self.curves(self.h, beta)
+            for array in curves:
+                array.setflags(write=False)             # shared with .data: read-only
+            self._curve_cache[beta] = curves
+        return self._curve_cache[beta]
 
     @staticmethod
     def curves(h, beta):
         """``(dpo_loss, grad_weight, ipo_loss)`` over the grid ``h``, from the package's ``dpo_loss``."""
-        from ..dpo import dpo_loss   # the reference loss, imported when first drawn
-
         # h = [log π(y_w)/π_ref(y_w)] - [log π(y_l)/π_ref(y_l)]: put it all in the chosen log-prob.
         logp_chosen = torch.tensor(h, dtype=torch.float64, requires_grad=True)
         zeros = torch.zeros_like(logp_chosen)
@@ -42,49 +56,57 @@ class PreferenceLossExplorer(FigureWidget):
         ipo, _, _ = dpo_loss(logp_chosen.detach(), zeros, zeros, zeros, beta=beta, loss_type="ipo")
         return losses.detach().numpy(), grad_weight.numpy(), ipo.detach().numpy()
 
+    def _build(self):
+        h, ax_loss, ax_weight, ax_ipo, ax_bt = self.h, *self.axes
+        self._lines, self._saturated, self._margins = [], [], []
+        for i, (ax, name) in enumerate(((ax_loss, "DPO loss −log σ(βh)"), (ax_weight, "gradient weight σ(−βh)"))):
+            for beta in self.reference_betas:
+                ax.plot(h, self.curves(h, beta)[i], color="0.5", alpha=0.4, lw=1, label=f"β = {beta}")
+            self._lines.append(ax.plot(h, h * 0.0, color="C0", lw=2.5, label="β of the slider")[0])
+            self._saturated.append(ax.axvspan(0, H_MAX, color="C2", alpha=0.12, label="saturated (weight < 0.1)"))
+            ax.set(xlabel="h = log-ratio(chosen) − log-ratio(rejected)", title=name, xlim=(-H_MAX, H_MAX))
+        ax_loss.set_ylim(0, 4)                           # fixed, so that β's effect on the slope shows
+        ax_weight.set_ylim(0, 1.05)
+        ax_loss.legend(fontsize=7)
+        self._lines.append(ax_ipo.plot(h, h * 0.0, color="C1", lw=2.5)[0])
+        self._ipo_target = ax_ipo.axvline(0, color="C1", ls=":", label="target h = 1/(2β)")
+        # the parabola (h - 1/(2β))² only shifts with β: fixed limits show it move
+        ax_ipo.set(xlabel="h", title="IPO loss (h − 1/(2β))²", xlim=(-H_MAX, H_MAX), ylim=(0, 40))
+        ax_ipo.legend(fontsize=7, loc="upper left")
+        for ax in (ax_loss, ax_weight, ax_ipo):
+            self._margins.append(ax.axvline(0, color="C3", lw=1))
+        ax_bt.plot(self.reward_gap, 1.0 / (1.0 + np.exp(-self.reward_gap)), color="C4", lw=2.5)
+        (self._bt_point,) = ax_bt.plot([0], [0.5], "o", color="C3", label="implicit gap βh of the h slider")
+        ax_bt.set(xlabel="reward gap r(y_w) − r(y_l)", title="Bradley–Terry P(y_w ≻ y_l) = σ(Δr)",
+                  xlim=(-8, 8), ylim=(0, 1))
+        ax_bt.legend(fontsize=7, loc="upper left")
+        self.dynamic = [*self._lines, *self._saturated, self._ipo_target, *self._margins, self._bt_point]
+
     def _draw(self):
         beta, margin = float(self.value("beta")), float(self.value("margin"))
-        h = np.linspace(-H_MAX, H_MAX, 1001)             # odd count: h = 0 is on the grid
-        dpo, grad_weight, ipo = self.curves(h, beta)
+        h = self.h
+        dpo, grad_weight, ipo = self.cached_curves(beta)
         h_saturation = math.log(9.0) / beta               # σ(βh) = 0.9: gradient weight down to 0.1
-        reward_gap = np.linspace(-8, 8, 401)
-        p_bt = 1.0 / (1.0 + np.exp(-reward_gap))         # Bradley–Terry P(y_w ≻ y_l) = σ(Δr)
+        p_bt = 1.0 / (1.0 + np.exp(-self.reward_gap))    # Bradley–Terry P(y_w ≻ y_l) = σ(Δr)
         at_margin = {"dpo_loss": float(np.interp(margin, h, dpo)), "grad_weight": float(np.interp(margin, h, grad_weight)),
                      "ipo_loss": float(np.interp(margin, h, ipo)), "implicit_reward_gap": beta * margin,
                      "p_bradley_terry": 1.0 / (1.0 + math.exp(-beta * margin))}
         self.data = {"h": h, "dpo_loss": dpo, "grad_weight": grad_weight, "ipo_loss": ipo,
                      "ipo_target": 1.0 / (2.0 * beta), "h_saturation": h_saturation,
-                     "reward_gap": reward_gap, "p_bradley_terry": p_bt, "at_margin": at_margin,
+                     "reward_gap": self.reward_gap, "p_bradley_terry": p_bt, "at_margin": at_margin,
                      "beta": beta, "margin": margin}
-
-        ax_loss, ax_weight, ax_ipo, ax_bt = self.axes
-        for ax in self.axes:
-            ax.clear()
-        others = [b for b in (0.1, 1.0) if not math.isclose(b, beta, rel_tol=0.05)]
-        faint = {b: self.curves(h, b)[:2] for b in others}
-        for i, (ax, y, name) in enumerate(((ax_loss, dpo, "DPO loss −log σ(βh)"),
-                                           (ax_weight, grad_weight, "gradient weight σ(−βh)"))):
-            for b in others:
-                ax.plot(h, faint[b][i], color="0.5", alpha=0.4, lw=1, label=f"β = {b}")
-            ax.plot(h, y, color="C0", lw=2.5, label=f"β = {beta:.3g}")
-            ax.axvspan(min(h_saturation, H_MAX), H_MAX, color="C2", alpha=0.12, label="saturated (weight < 0.1)")
-            ax.axvline(margin, color="C3", lw=1)
-            ax.set(xlabel="h = log-ratio(chosen) − log-ratio(rejected)", title=name, xlim=(-H_MAX, H_MAX))
-        ax_loss.set_ylim(0, 4)                           # fixed, so that β's effect on the slope shows
-        ax_loss.legend(fontsize=7)
-        ax_ipo.plot(h, ipo, color="C1", lw=2.5)
-        ax_ipo.axvline(1 / (2 * beta), color="C1", ls=":", label=f"target h = 1/(2β) = {1 / (2 * beta):.3g}")
-        ax_ipo.axvline(margin, color="C3", lw=1)
-        ax_ipo.set(xlabel="h", title="IPO loss (h − 1/(2β))²", xlim=(-H_MAX, H_MAX),
-                   ylim=(0, max(1.0, float(np.interp(0.0, h, ipo)) * 1.5)))
-        ax_ipo.legend(fontsize=7)
-        ax_bt.plot(reward_gap, p_bt, color="C4", lw=2.5)
-        ax_bt.plot([beta * margin], [at_margin["p_bradley_terry"]], "o", color="C3",
-                   label=f"implicit gap βh = {beta * margin:.3g}")
-        ax_bt.set(xlabel="reward gap r(y_w) − r(y_l)", title="Bradley–Terry P(y_w ≻ y_l) = σ(Δr)",
-                  xlim=(-8, 8), ylim=(0, 1))
-        ax_bt.legend(fontsize=7, loc="upper left")
-        self.set_caption(
+        for line, y in zip(self._lines, (dpo, grad_weight, ipo)):
+            line.set_ydata(y)
+        for span in self._saturated:
+            span.set_x(min(h_saturation, H_MAX))
+            span.set_width(max(H_MAX - h_saturation, 0.0))
+        self._ipo_target.set_xdata([1 / (2 * beta)] * 2)
+        for line in self._margins:
+            line.set_xdata([margin, margin])
+        self._bt_point.set_data([beta * margin], [at_margin["p_bradley_terry"]])
+        self.set_caption(                                # numbers here, not in the figure: cheaper
+            f"At h = {margin:+.1f}: DPO loss {at_margin['dpo_loss']:.3f}, gradient weight "
+            f"{at_margin['grad_weight']:.3f}, implicit reward gap βh = {beta * margin:.3g}. "
             f"β = {beta:.3g}: the DPO gradient weight falls below 0.1 once h &gt; ln 9 / β = "
             f"{h_saturation:.3g}. <b>Larger β saturates at smaller log-ratio differences, so the policy "
             "moves less from the reference</b>; smaller β lets it move further. "
@@ -113,38 +135,6 @@ def preference_loss_explorer(beta: float = 0.1, margin: float = 2.0):
     return PreferenceLossExplorer(beta, margin)
 
 
-def kl_regularised_optimum(ref_probs, rewards, beta: float):
-    r"""The policy that maximises :math:`\mathbb E_\pi[r] - \beta\,\mathrm{KL}(\pi\,\|\,\pi_{ref})`.
-
-    .. math:: \pi^*(y) = \frac{1}{Z}\,\pi_{ref}(y)\,\exp(r(y)/\beta), \qquad
-              Z = \sum_y \pi_{ref}(y)\exp(r(y)/\beta)
-
-    computed as a softmax of :math:`\log\pi_{ref} + r/\beta` (stable for tiny β). β → ∞ gives
-    :math:`\pi_{ref}`; β → 0 puts all mass on the best response the reference can produce.
-    Rafailov et al. 2023, "Direct Preference Optimization", eq. (4); Peters & Schaal 2007;
-    Korbak, Perez, Buckley 2022, "RL with KL penalties is better viewed as Bayesian inference".
-
-    Args:
-        ref_probs: ``(K,)`` reference probabilities (non-negative, summing to 1).
-        rewards: ``(K,)`` rewards.
-        beta: KL coefficient > 0.
-    Returns: ``(K,)`` numpy array.
-    """
-    ref_probs = np.asarray(as_array("ref_probs", ref_probs), dtype=np.float64)
-    rewards = np.asarray(as_array("rewards", rewards), dtype=np.float64)
-    check_finite(ref_probs=ref_probs, rewards=rewards)
-    if ref_probs.ndim != 1 or rewards.shape != ref_probs.shape:
-        raise ValueError(f"ref_probs and rewards must be 1-D of one length, got {ref_probs.shape} and {rewards.shape}")
-    if (ref_probs < 0).any() or abs(ref_probs.sum() - 1.0) > 1e-6:
-        raise ValueError("ref_probs must be non-negative and sum to 1")
-    check_positive(beta=beta)
-    with np.errstate(divide="ignore"):
-        logits = np.log(ref_probs) + rewards / beta
-    logits -= logits.max()
-    weights = np.exp(logits)
-    return weights / weights.sum()
-
-
 def _kl(p, q) -> float:
     mask = p > 0
     return float(np.sum(p[mask] * (np.log(p[mask]) - np.log(q[mask]))))
@@ -159,42 +149,49 @@ class KLExplorer(FigureWidget):
         kl_regularised_optimum(self.ref_probs, self.rewards, 1.0)   # validates both
         self.ref_probs = np.asarray(self.ref_probs, dtype=np.float64)
         self.rewards = np.asarray(self.rewards, dtype=np.float64)
+        if self.ref_probs.ndim != 1 or self.rewards.shape != self.ref_probs.shape:
+            raise ValueError(f"ref_probs and rewards must be 1-D of one length, got {self.ref_probs.shape} "
+                             f"and {self.rewards.shape}")
         self.labels = [f"y{i + 1}" for i in range(len(self.ref_probs))] if labels is None else list(labels)
         if len(self.labels) != len(self.ref_probs):
             raise ValueError(f"labels must name each of the {len(self.ref_probs)} responses")
         check_range("beta", beta, 0.01, 100.0)             # the slider's range
         self.beta_grid = np.logspace(-2, 2, 121)
         self.curve_pi = np.array([kl_regularised_optimum(self.ref_probs, self.rewards, b) for b in self.beta_grid])
-        controls = {"beta": widgets.FloatLogSlider(value=beta, base=10, min=-2, max=2, step=0.05,
-                                                   description="β", continuous_update=False)}
+        self.curve_reward = self.curve_pi @ self.rewards
+        self.curve_kl = np.array([_kl(p, self.ref_probs) for p in self.curve_pi])
+        controls = {"beta": widgets.FloatLogSlider(value=beta, base=10, min=-2, max=2, step=0.05, description="β")}
         figure, axes = new_figure(1, 2, (10, 3.4))
         super().__init__(controls, figure, axes)
+
+    def _build(self):
+        ax_bars, ax_curve = self.axes
+        x = np.arange(len(self.ref_probs))
+        ax_bars.bar(x - 0.2, self.ref_probs, 0.4, color="0.6", label="π_ref")
+        self._bars = list(ax_bars.bar(x + 0.2, self.ref_probs, 0.4, color="C0", label="π* ∝ π_ref·exp(r/β)"))
+        ax_bars.set_xticks(x, [f"{n}\nr={r:+.1f}" for n, r in zip(self.labels, self.rewards)], fontsize=8)
+        ax_bars.set(ylim=(0, 1), ylabel="probability", title="the reference and the optimum")
+        ax_bars.legend(fontsize=8)
+        ax_curve.semilogx(self.beta_grid, self.curve_reward, color="C2", label="E_π*[r]")
+        ax_curve.semilogx(self.beta_grid, self.curve_kl, color="C3", label="KL(π* ‖ π_ref)")
+        self._beta_line = ax_curve.axvline(1.0, color="0.3", lw=1)
+        (self._points,) = ax_curve.plot([1.0, 1.0], [0.0, 0.0], "o", color="0.2")
+        ax_curve.set(xlabel="β (KL coefficient)", title="small β: more reward, further from π_ref")
+        ax_curve.legend(fontsize=8)
+        self.dynamic = [*self._bars, self._beta_line, self._points]
 
     def _draw(self):
         beta = float(self.value("beta"))
         pi_star = kl_regularised_optimum(self.ref_probs, self.rewards, beta)
         expected_reward, kl = float(pi_star @ self.rewards), _kl(pi_star, self.ref_probs)
-        curve_reward = self.curve_pi @ self.rewards
-        curve_kl = np.array([_kl(p, self.ref_probs) for p in self.curve_pi])
         self.data = {"pi_ref": self.ref_probs, "rewards": self.rewards, "pi_star": pi_star, "beta": beta,
                      "expected_reward": expected_reward, "kl": kl,
                      "objective": expected_reward - beta * kl, "beta_grid": self.beta_grid,
-                     "expected_reward_curve": curve_reward, "kl_curve": curve_kl}
-        ax_bars, ax_curve = self.axes
-        ax_bars.clear()
-        ax_curve.clear()
-        x = np.arange(len(pi_star))
-        ax_bars.bar(x - 0.2, self.ref_probs, 0.4, color="0.6", label="π_ref")
-        ax_bars.bar(x + 0.2, pi_star, 0.4, color="C0", label="π* ∝ π_ref·exp(r/β)")
-        ax_bars.set_xticks(x, [f"{n}\nr={r:+.1f}" for n, r in zip(self.labels, self.rewards)], fontsize=8)
-        ax_bars.set(ylim=(0, 1), ylabel="probability", title=f"β = {beta:.3g}")
-        ax_bars.legend(fontsize=8)
-        ax_curve.semilogx(self.beta_grid, curve_reward, color="C2", label="E_π*[r]")
-        ax_curve.semilogx(self.beta_grid, curve_kl, color="C3", label="KL(π* ‖ π_ref)")
-        ax_curve.axvline(beta, color="0.3", lw=1)
-        ax_curve.plot([beta, beta], [expected_reward, kl], "o", color="0.2")
-        ax_curve.set(xlabel="β (KL coefficient)", title="small β: more reward, further from π_ref")
-        ax_curve.legend(fontsize=8)
+                     "expected_reward_curve": self.curve_reward, "kl_curve": self.curve_kl}
+        for bar, p in zip(self._bars, pi_star):
+            bar.set_height(p)
+        self._beta_line.set_xdata([beta, beta])
+        self._points.set_data([beta, beta], [expected_reward, kl])
         self.set_caption(f"β = {beta:.3g}: E[r] = {expected_reward:.3f}, KL(π*‖π_ref) = {kl:.3f} nats. "
                          "β → ∞ keeps π_ref; β → 0 puts all mass on the highest reward.")
 
@@ -202,7 +199,7 @@ class KLExplorer(FigureWidget):
 def kl_explorer(ref_probs=None, rewards=None, labels=None, beta: float = 1.0):
     r"""β slider over the KL-regularised optimum :math:`\pi^* \propto \pi_{ref}\exp(r/\beta)`.
 
-    Shows :math:`\pi_{ref}` and :math:`\pi^*` (:func:`kl_regularised_optimum`) as bars over a few
+    Shows :math:`\pi_{ref}` and :math:`\pi^*` (:func:`rlft_core.dpo.kl_regularised_optimum`) as bars over a few
     discrete responses, and :math:`\mathbb E_{\pi^*}[r]` and :math:`\mathrm{KL}(\pi^*\|\pi_{ref})`
     against β. Rafailov et al. 2023, "Direct Preference Optimization", eq. (4).
 

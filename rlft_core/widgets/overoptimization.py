@@ -14,7 +14,7 @@ import html
 import ipywidgets as widgets
 import numpy as np
 
-from .widgets._figure import FigureWidget, new_figure
+from ._figure import FigureWidget, new_figure
 
 _REQUIRED = ("label", "kl", "proxy", "true")
 
@@ -50,30 +50,35 @@ class OveroptimizationExplorer(FigureWidget):
             raise ValueError(f"initial must be one of the run labels {self.labels}, got {initial!r}")
         self.title = title
         controls = {"run": widgets.SelectionSlider(options=self.labels, value=str(initial or self.labels[0]),
-                                                   description=slider_name, continuous_update=False,
-                                                   layout=widgets.Layout(width="520px"))}
+                                                   description=slider_name, layout=widgets.Layout(width="520px"))}
         figure, axes = new_figure(1, 2, (10, 3.4))
         super().__init__(controls, figure, axes)
 
-    def _draw(self):
-        index = self.labels.index(self.value("run"))
-        run = self.runs[index]
+    def _build(self):
         kl = np.array([r["kl"] for r in self.runs])
         panels = (("proxy", "proxy reward r_φ (reward model)"), ("true", "true reward r* (hidden human)"))
+        self._highlights = []
         for ax, (key, title) in zip(self.axes, panels):
-            ax.clear()
             for j, (name, curve) in enumerate(self.curves.items()):
                 ax.plot(curve["kl"], curve[key], "-", color=f"C{j + 2}", lw=1.2, alpha=0.8, label=name)
             ax.plot(kl, [r[key] for r in self.runs], "o-", color="C0" if key == "proxy" else "C1",
                     ms=4, lw=1, label="runs")
-            ax.plot([run["kl"]], [run[key]], "o", ms=12, mfc="none", mec="k", mew=2, label=run["label"])
+            self._highlights.append(ax.plot([kl[0]], [self.runs[0][key]], "o", ms=12, mfc="none", mec="k", mew=2,
+                                            label="the slider's run")[0])
             ax.set(xlabel="KL(π ‖ π_ref)  [nats]", title=title)
             ax.legend(fontsize=7)
         if self.title:
             self.figure.suptitle(self.title, fontsize=10)
+        self.dynamic = list(self._highlights)
+
+    def _draw(self):
+        index = self.labels.index(self.value("run"))
+        run = self.runs[index]
+        for line, key in zip(self._highlights, ("proxy", "true")):
+            line.set_data([run["kl"]], [run[key]])
         self.data = {"index": index, "label": run["label"], "kl": float(run["kl"]),
                      "proxy": float(run["proxy"]), "true": float(run["true"]),
-                     "samples": list(run.get("samples", [])), "run_kl": kl}
+                     "samples": list(run.get("samples", [])), "run_kl": np.array([r["kl"] for r in self.runs])}
         items = "".join(f"<li><code>{html.escape(str(s))}</code></li>" for s in run.get("samples", []))
         self.set_caption(f"<b>{html.escape(str(run['label']))}</b>: KL = {run['kl']:.2f} nats, "
                          f"proxy = {run['proxy']:.2f}, true = {run['true']:.2f}"
