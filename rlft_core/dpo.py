@@ -205,7 +205,7 @@ class DPOConfig:
 
 
 def train_dpo(policy, reference, data: PairDataset, config: DPOConfig | None = None, callback=None,
-              seed: int = 0, progress: bool = False) -> list[dict]:
+              seed: int = 0, progress: bool = False, loss_fn=None) -> list[dict]:
     r"""Fine-tune ``policy`` on preference pairs with the DPO (or IPO) loss, against a frozen ``reference``.
 
     .. math:: \min_\theta\ \mathbb E_{(x, y_c, y_r)}\Big[-\log\sigma\Big(\beta\log\tfrac{\pi_\theta(y_c|x)}{\pi_\text{ref}(y_c|x)}
@@ -220,6 +220,9 @@ def train_dpo(policy, reference, data: PairDataset, config: DPOConfig | None = N
     ``chosen_reward`` and ``rejected_reward`` (mean implicit rewards), ``margin`` (their mean
     difference) and ``accuracy`` (fraction of pairs with chosen reward > rejected reward).
     ``callback(record)`` is called after every step; returning True stops training.
+    ``loss_fn(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)
+    -> (B,)`` per-pair losses replaces :func:`dpo_loss` (e.g. a student's, notebook 05); the
+    records' implicit rewards are still :math:`\beta(\log\pi - \log\pi_\text{ref})`.
     """
     config = config or DPOConfig()
     if not isinstance(config, DPOConfig):
@@ -229,6 +232,7 @@ def train_dpo(policy, reference, data: PairDataset, config: DPOConfig | None = N
     if data.chosen.dtype != torch.long:
         raise ValueError(f"data must hold token ids (long tensors), got {data.chosen.dtype}")
     check_callable("callback", callback, allow_none=True)
+    check_callable("loss_fn", loss_fn, allow_none=True)
     if data.tie is not None:
         data = data[torch.nonzero(~data.tie).squeeze(1)]
     if len(data) == 0:
@@ -258,6 +262,8 @@ def train_dpo(policy, reference, data: PairDataset, config: DPOConfig | None = N
             losses, chosen_rewards, rejected_rewards = dpo_loss(
                 logp_chosen, logp_rejected, ref_chosen[idx], ref_rejected[idx],
                 beta=config.beta, loss_type=config.loss_type, label_smoothing=config.label_smoothing)
+            if loss_fn is not None:                             # e.g. a student's DPO loss
+                losses = loss_fn(logp_chosen, logp_rejected, ref_chosen[idx], ref_rejected[idx], config.beta)
             loss = losses.mean()
             optimizer.zero_grad()
             loss.backward()

@@ -29,6 +29,7 @@ from ._validate import (check_bool, check_callable, check_instance, check_int, c
 from .policies import ActorCritic, action_spec_from_space, load_agent, save_agent
 from .ppo_losses import (approx_kl, clip_fraction, clipped_surrogate_loss, entropy_bonus, normalize_advantages,
                          value_loss)
+from .returns import gae
 from .rollout import RolloutCollector, evaluate, make_vector_env
 from .utils import seed_everything
 
@@ -175,7 +176,7 @@ def _check_update_args(optimizer, batch, config, loss_fn):
 
 
 def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0, agent: ActorCritic | None = None,
-              loss_fn=None):
+              loss_fn=None, advantage_fn=None):
     """Train an ``ActorCritic`` with PPO on ``num_envs`` copies of ``env``; return ``(agent, history)``.
 
     Args:
@@ -192,6 +193,8 @@ def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0
             labelling rounds (``rlft_core.pbrl``).
         loss_fn: ``loss_fn(batch, logp_new, entropy, values, config) -> loss`` replaces PPO's loss
             (see :func:`ppo_update`); notebook 07's repair exercise trains with the student's loss.
+        advantage_fn: replaces :func:`rlft_core.returns.gae` (same signature, ``(T, N)`` arrays);
+            notebook 04 trains with the student's GAE.
 
     ``history`` holds one dict per update: ``update``, ``global_step`` (env steps so far, counting
     reset steps), ``episode_returns`` (returns of the episodes finished in this update),
@@ -204,7 +207,7 @@ def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0
     these small networks and makes runs reproducible); the previous setting is restored at the end.
     """
     config = PPOConfig() if config is None else config
-    _check_train_args(config, callback, agent, loss_fn)
+    _check_train_args(config, callback, agent, loss_fn, advantage_fn)
     seed_everything(seed)                                    # global RNGs: network initialisation
     generator = torch.Generator().manual_seed(seed)          # action sampling, minibatch order
     threads_before = torch.get_num_threads()
@@ -240,7 +243,7 @@ def train_ppo(env, config: PPOConfig | None = None, callback=None, seed: int = 0
 
             # 2. GAE advantages and λ-returns, bootstrapping truncated episodes from V(s_final);
             #    reset steps are dropped (they are not MDP transitions).
-            batch = collector.batch(config.gamma, config.gae_lambda)
+            batch = collector.batch(config.gamma, config.gae_lambda, advantage_fn or gae)
 
             # 3. Optimise the PPO objective for num_epochs passes over shuffled minibatches.
             stats = ppo_update(agent, optimizer, batch, config, generator, loss_fn)
@@ -271,11 +274,13 @@ def explained_variance(values, returns) -> float:
     return float("nan") if not var_returns > 0 else 1.0 - (returns - values).var().item() / var_returns
 
 
-def _check_train_args(config, callback, agent, loss_fn):
+def _check_train_args(config, callback, agent, loss_fn, advantage_fn):
     check_instance("config", config, PPOConfig)
     check_callable("callback", callback, allow_none=True, signature="(record)")
     check_instance("agent", agent, ActorCritic, allow_none=True)
     check_callable("loss_fn", loss_fn, allow_none=True, signature="(batch, logp_new, entropy, values, config)")
+    check_callable("advantage_fn", advantage_fn, allow_none=True,
+                   signature="(rewards, values, dones, last_value, gamma, lam)")
 
 
 def _check_agent_fits(agent, envs, config):

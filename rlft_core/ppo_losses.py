@@ -96,8 +96,9 @@ def clip_fraction(logp_new, logp_old, clip_eps):
 def normalize_advantages(adv):
     r"""Standardise advantages within a (mini)batch: :math:`(\hat A - \mu) / (\sigma + 10^{-8})`.
 
-    σ is the *unbiased* standard deviation (``ddof=1``, torch's default), as in OpenAI Baselines
-    and CleanRL. Needs at least two samples.
+    σ is the *unbiased* standard deviation (``ddof=1``, torch's default), as in CleanRL; OpenAI
+    Baselines uses numpy's population std (``ddof=0``). Both are fine: they differ by the factor
+    :math:`\sqrt{(n-1)/n}`. Needs at least two samples.
     """
     check_tensor("adv", adv)
     check_finite(adv=adv)

@@ -219,7 +219,8 @@ def evaluate_reward_model(model, data: PairDataset, margin=None, batch_size: int
 
 def train_reward_model(model, train: PairDataset, test: PairDataset | None = None, epochs: int = 10,
                        lr: float = 1e-3, batch_size: int = 64, weight_decay: float = 0.0, margin=None,
-                       seed: int = 0, callback=None, progress: bool = False, include_prompt: bool = True):
+                       seed: int = 0, callback=None, progress: bool = False, include_prompt: bool = True,
+                       loss_fn=None):
     r"""Fit ``model(x, mask) -> (N,)`` to preference pairs: AdamW on :func:`bradley_terry_loss`.
 
     .. math:: \min_\phi\ -\mathbb E_{(y_c, y_r)}\big[\log\sigma(r_\phi(y_c) - r_\phi(y_r) - m)\big]
@@ -234,6 +235,10 @@ def train_reward_model(model, train: PairDataset, test: PairDataset | None = Non
     ``train_accuracy`` (running means over the epoch's minibatches, while the model changes),
     ``test_loss``, ``test_accuracy`` (after the epoch; NaN without ``test``). ``callback(record)``
     is called after each epoch; returning True stops training. The model is left in eval mode.
+
+    ``loss_fn(r_chosen, r_rejected) -> scalar`` replaces :func:`bradley_terry_loss` in training
+    (e.g. a student's own, notebook 05); it knows no margin and no ties, so it needs
+    ``margin=None`` and a dataset without ties. The test loss is still :func:`bradley_terry_loss`.
     """
     if not isinstance(train, PairDataset):
         raise ValueError(f"train must be a PairDataset, got {type(train).__name__}")
@@ -246,6 +251,10 @@ def train_reward_model(model, train: PairDataset, test: PairDataset | None = Non
     if margin is not None:
         check_range("margin", margin, 0.0, math.inf, high_open=True)
     check_callable("callback", callback, allow_none=True)
+    check_callable("loss_fn", loss_fn, allow_none=True, signature="(r_chosen, r_rejected)")
+    if loss_fn is not None and (margin is not None or (train.tie is not None and bool(train.tie.any()))):
+        raise ValueError("loss_fn(r_chosen, r_rejected) sees no margin and no ties: use it with "
+                         "margin=None and a dataset without tied pairs")
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("model has no trainable parameters")
 
@@ -264,7 +273,10 @@ def train_reward_model(model, train: PairDataset, test: PairDataset | None = Non
             batch = train[perm[start:start + batch_size]]
             r_chosen, r_rejected = _score_pairs(model, batch, include_prompt)
             tie = _ties(batch, r_chosen.device)
-            loss = bradley_terry_loss(r_chosen, r_rejected, margin, tie)
+            if loss_fn is None:
+                loss = bradley_terry_loss(r_chosen, r_rejected, margin, tie)
+            else:
+                loss = loss_fn(r_chosen, r_rejected)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

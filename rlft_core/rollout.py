@@ -111,7 +111,7 @@ class RolloutCollector:
         self.last_value = agent.value(obs).numpy()                 # V(s_T); V(s_final) if s_T is final
         return finished
 
-    def advantages_and_returns(self, gamma: float, lam: float):
+    def advantages_and_returns(self, gamma: float, lam: float, advantage_fn=gae):
         r"""GAE advantages and λ-returns ``(T, N)`` with the truncation bootstrap.
 
         ``next_values[t]`` is the value of the observation after step ``t``: ``values[t+1]`` (which,
@@ -123,10 +123,10 @@ class RolloutCollector:
         bootstrap = self.truncated & ~self.terminated
         rewards = self.rewards + gamma * next_values * bootstrap
         dones = (self.terminated | self.truncated | ~self.valid).astype(np.float64)
-        return gae(rewards.astype(np.float64), self.values.astype(np.float64), dones,
-                   self.last_value.astype(np.float64), gamma, lam)
+        return advantage_fn(rewards.astype(np.float64), self.values.astype(np.float64), dones,
+                            self.last_value.astype(np.float64), gamma, lam)
 
-    def batch(self, gamma: float, lam: float) -> dict:
+    def batch(self, gamma: float, lam: float, advantage_fn=gae) -> dict:
         """The rollout as one training batch: the valid steps only (reset steps are not MDP
         transitions), flattened from ``(T, N, ...)`` to ``(B, ...)`` torch tensors: ``obs``,
         ``actions``, ``logp_old``, ``values_old``, ``advantages`` (GAE) and ``returns`` (λ-returns)."""

@@ -105,3 +105,21 @@ def test_scenario_clips_show_what_their_names_say():
 def test_bad_driver_name_raises():
     with pytest.raises(ValueError, match="driver"):
         driving_clip("racer", "steady", gap=30.0)
+
+
+@pytest.mark.parametrize("name, criterion", [
+    ("largest minimum time gap", lambda m: m["min_time_gap"]),
+    ("largest mean time gap", lambda m: float(np.mean(m["time_gap"]))),
+    ("least jerk", lambda m: -m["rms_jerk"]),
+    ("no crash, then least jerk", lambda m: -100 * m["collision"] - m["rms_jerk"]),
+    ("no crash, then the largest gap", lambda m: -100 * m["collision"] + m["min_time_gap"]),
+    ("fewest harsh brakes", lambda m: -m["harsh_brakes"]),
+])
+def test_a_right_orientation_with_another_criterion_is_not_called_flipped(name, criterion, capsys):
+    """These labelers answer 1.0 for the clip *they* think better (the right orientation); each
+    disagrees with the reference somewhere, but none is 'the wrong way round' or 'wants speed'."""
+    def labeler(clip_a, clip_b):
+        return _prefer(criterion(driving_metrics(clip_a)), criterion(driving_metrics(clip_b)))
+    assert check_driving_labeler(labeler) is False
+    out = capsys.readouterr().out
+    assert "wrong way round" not in out and "speed for its own sake" not in out, out

@@ -105,9 +105,16 @@ def test_each_single_bug_is_named(capsys, bug):
     assert not ok and f"1 bug left. The first one ({BUG_SLOTS[bug - 1][0]})" in out
 
 
-def test_other_common_mistakes_get_their_hints(capsys):
+def test_population_std_is_accepted_as_well_as_the_unbiased_one(capsys):
+    """OpenAI Baselines standardises with numpy's population std, CleanRL with torch's unbiased one:
+    both are right, alone and beside a remaining bug (which is still the one named)."""
     ok, out = run(lambda *a: student_loss(*a, std_ddof=0), capsys)
-    assert not ok and "unbiased" in out
+    assert ok and "✅" in out
+    ok, out = run(lambda *a: student_loss(*a, std_ddof=0, fixed=frozenset({1, 3, 4, 5, 6})), capsys)
+    assert not ok and "1 bug left. The first one (detach)" in out and "std" not in out.split("Hint:")[1]
+
+
+def test_other_common_mistakes_get_their_hints(capsys):
 
     def min_of_negated(batch, logp_new, entropy, values, config):
         adv = (batch["advantages"] - batch["advantages"].mean()) / (batch["advantages"].std() + 1e-8)

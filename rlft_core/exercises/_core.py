@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import signal
 import threading
 import traceback
@@ -22,6 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+
+from ._hints import hints_for, remember
 
 
 @dataclass
@@ -34,9 +37,15 @@ class Case:
 
 @dataclass
 class Mistake:
-    """A known wrong variant: if the student's output equals ``fn``'s on a failing case, show ``hint``."""
+    """A known wrong variant: if the student's output equals ``fn``'s on a failing case, show ``hint``.
+
+    ``on_every_case=True`` asks for more: on every case where ``fn`` is wrong, the student's output
+    must be wrong too (the student makes all of this mistake's errors, not just one of them). Use
+    it when outputs take few values (a label 0 / 0.5 / 1), where one case matches many answers.
+    """
     hint: str
     fn: Callable
+    on_every_case: bool = False
 
 
 class _TimeLimit(Exception):
@@ -54,10 +63,37 @@ def _to_numpy(value):
 
 
 def _short(value, limit=320) -> str:
-    value = _to_numpy(value)
-    with np.printoptions(precision=4, suppress=True, threshold=24, edgeitems=4, linewidth=100):
-        text = repr(value) if not isinstance(value, np.ndarray) else np.array2string(value)
+    """One compact line for a report, each value in its own type: ints and bools stay ints and
+    bools (``3``, ``True``), floats stay floats (``1.0``, 6 significant digits), arrays and tensors
+    print on one line (4 decimals) with their shape when they have more than one dimension."""
+    text = _show(value)
     return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _show(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        text = f"{float(value):.6g}"
+        return text if any(c in text for c in ".ein") else text + ".0"      # 1.0, not 1: a float
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        value = value.numpy() if value.dtype != torch.bfloat16 else value.float().numpy()
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return _show(value.item())
+        with np.printoptions(precision=4, suppress=True, threshold=24, edgeitems=3, linewidth=10_000):
+            text = " ".join(np.array2string(value).split())
+        return text + (f"  (shape {' × '.join(map(str, value.shape))})" if value.ndim > 1 else "")
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_show(v)}" for k, v in value.items()) + "}"
+    return repr(value)
 
 
 def compare(expected, got, atol=1e-6, rtol=1e-5) -> str | None:
@@ -127,16 +163,27 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def run_check(title: str, fn, reference, cases, *, start_hint: str, mistakes=(), compare_fn=compare,
-              time_limit: float = 10.0, check_mutation: bool = True, compared: str = "",
-              print_fn: Callable[[str], Any] = print) -> bool:
+def run_check(title: str, fn, reference, cases, *, exercise: str | None = None, start_hint: str = "",
+              mistakes=(), also_right=(), compare_fn=compare, time_limit: float = 10.0,
+              check_mutation: bool = True, compared: str = "", print_fn: Callable[[str], Any] = print) -> bool:
     """Run ``fn`` against ``reference`` on ``cases``; print the verdict; return True iff all pass.
 
+    ``exercise`` names the registered :class:`~rlft_core.exercises._hints.Hints` of the exercise:
+    its ``start`` text is printed when the stub is not attempted (``start_hint`` when there is
+    none), and a bare ``hint()`` afterwards is about this exercise.
+    ``also_right``: other functions whose answers are just as right (another legitimate convention);
+    a case passes when the answer matches the reference or one of them.
     ``check_mutation=False`` for exercises whose contract is an in-place update (tabular Q tables).
     ``compared`` says what is compared when the checker wraps the function (e.g. a loss and its
     gradient), so that "result 1" in a report makes sense.
     """
     say = print_fn
+    hints = None
+    if exercise is not None:
+        hints = hints_for(exercise)
+        remember(exercise)
+        start_hint = hints.start
+    ask = "\nStuck? Call hint() for a hint (once: the idea; twice: the formula)." if hints else ""
     if not callable(fn):
         say(f"❌ {title}: expected a function, got {type(fn).__name__}.")
         return False
@@ -147,7 +194,7 @@ def run_check(title: str, fn, reference, cases, *, start_hint: str, mistakes=(),
         try:
             got = _call_with_time_limit(fn, student_args, student_kwargs, time_limit)
         except NotImplementedError:
-            say(f"✏️  {title}: not attempted yet.\n{start_hint}\n"
+            say(f"✏️  {title}: not attempted yet.\n{start_hint}{ask}\n"
                 f"(Until it passes, the rest of the notebook uses the reference implementation.)")
             return False
         except _TimeLimit:
@@ -158,9 +205,12 @@ def run_check(title: str, fn, reference, cases, *, start_hint: str, mistakes=(),
             where = traceback.extract_tb(e.__traceback__)[-1]
             say(f"❌ {title}: your function raised {type(e).__name__}: {e}\n"
                 f"   on case '{case.name}' (line {where.lineno}: {where.line})\n"
-                f"   input: {_describe(case)}")
+                f"   input:{_describe(case, reference)}")
             return False
         problem = compare_fn(expected, got)
+        if problem is not None and any(compare_fn(alt(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs)), got) is None
+                                       for alt in also_right):
+            problem = None
         mutated = not (_same(student_args, pristine[0]) and _same_kwargs(student_kwargs, pristine[1]))
         mutation_note = ("your function changed its inputs in place; compute a new array instead "
                          "(e.g. `x = x.clone()` or `np.array(x, copy=True)` before writing into it)")
@@ -169,15 +219,21 @@ def run_check(title: str, fn, reference, cases, *, start_hint: str, mistakes=(),
         elif problem is not None and check_mutation and mutated:
             problem += f" (and {mutation_note})"
         if problem is not None:
-            hint = _matching_hint(mistakes, case, got)
+            def student_output(other):
+                try:
+                    return _call_with_time_limit(fn, *copy.deepcopy((other.args, other.kwargs)), time_limit)
+                except Exception:  # noqa: BLE001 - no output, so no mistake matches
+                    return None
+            hint = _matching_hint(mistakes, case, got, student_output, cases, reference)
             if compared:
                 problem += f"\n   (compared: {compared})"
             say(f"❌ {title}: wrong on case '{case.name}': {problem}.\n"
-                f"   input:    {_describe(case)}\n"
+                f"   input:{_describe(case, reference)}\n"
                 f"   expected: {_short(expected)}\n"
-                f"   got:      {_short(got)}" + (f"\n💡 Hint: {hint}" if hint else ""))
+                f"   got:      {_short(got)}" + (f"\n💡 Hint: {hint}" if hint else ask))
             return False
-    say(f"✅ {title}: correct on all {len(cases)} cases. Later cells use your function.")
+    later = " Later cells use your function." if hints is None or hints.used_later else ""
+    say(f"✅ {title}: correct on all {len(cases)} cases.{later}")
     return True
 
 
@@ -185,19 +241,51 @@ def _same_kwargs(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
 
 
-def _describe(case: Case) -> str:
-    parts = [_short(a, 120) for a in case.args] + [f"{k}={_short(v, 120)}" for k, v in case.kwargs.items()]
-    return ", ".join(parts)
+def _named_inputs(case: Case, reference) -> list[tuple[str, Any]]:
+    """The case's inputs, each under the name of the reference's argument it binds to."""
+    try:
+        bound = inspect.signature(reference).bind(*case.args, **case.kwargs)
+    except (TypeError, ValueError):
+        return [(f"argument {i}", a) for i, a in enumerate(case.args)] + list(case.kwargs.items())
+    named = []
+    for name, value in bound.arguments.items():
+        kind = bound.signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            named += list(value.items())
+        elif kind is inspect.Parameter.VAR_POSITIONAL:
+            named += [(f"{name}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            named.append((name, value))
+    return named
 
 
-def _matching_hint(mistakes, case: Case, got) -> str | None:
-    for mistake in mistakes:
+def _describe(case: Case, reference) -> str:
+    """The inputs of a case, one per line, named by argument: ``   rewards = [1.0, 2.0]``."""
+    named = _named_inputs(case, reference)
+    width = max((len(name) for name, _ in named), default=0)
+    return "".join(f"\n      {name:<{width}} = {_short(value, 200)}" for name, value in named)
+
+
+def _matching_hint(mistakes, case: Case, got, student_output=None, cases=(), reference=None) -> str | None:
+    """The hint of the first mistake that reproduces ``got`` (and, for ``on_every_case`` mistakes,
+    the student's output, ``student_output(case)``, on every case where the mistake is wrong)."""
+    def mistake_output(mistake, c):
         try:
-            wrong = mistake.fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+            return True, mistake.fn(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
         except Exception:  # noqa: BLE001 - a mistake model that does not apply here
+            return False, None
+    for mistake in mistakes:
+        applies, wrong = mistake_output(mistake, case)
+        if not applies or compare(wrong, got) is not None:
             continue
-        if compare(wrong, got) is None:
-            return mistake.hint
+        if mistake.on_every_case and student_output is not None:
+            def reproduced(c):
+                ok, wrong_c = mistake_output(mistake, c)
+                right_c = reference(*copy.deepcopy(c.args), **copy.deepcopy(c.kwargs))
+                return ok and (compare(right_c, wrong_c) is None or compare(right_c, student_output(c)) is not None)
+            if not all(reproduced(c) for c in cases):
+                continue
+        return mistake.hint
     return None
 
 

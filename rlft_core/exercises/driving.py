@@ -16,6 +16,23 @@ import numpy as np
 
 from ..clips import Clip
 from ._core import Case, Mistake, run_check
+from ._hints import Hints, register
+
+HINTS = {
+    "driving_labeler": Hints(
+        start="Inputs: two clips; driving_metrics(clip) gives a dict with collision, time_gap (per "
+              "step), harsh_brakes, rms_jerk, mean_speed, ... Return 1.0 if clip A is the better "
+              "driving, 0.0 if clip B is, 0.5 if they are equally good. Re-read Step 2 (what a careful "
+              "driver wants).",
+        idea="Rank what a careful driver cares about: no crash above all, then a safe time gap (not "
+             "under 1 s, not far over 3 s), then comfort (few harsh brakes, little jerk). Turn that into "
+             "one score per clip and compare the scores.",
+        formula="score = −100·crash − 5·(share of steps with time gap < 1 s) − 1·(share > 3 s) − "
+                "0.5·harsh brakes − 0.1·RMS jerk;   1.0 if score_A > score_B, 0.0 if <, 0.5 if equal",
+        notebook="06_case_study_driving", function="my_labeler",
+        reference="rlft_core.exercises.driving.reference_driving_labeler"),
+}
+register(HINTS)
 
 CLIP_STEPS = 25      # 5 s at dt = 0.2 s
 
@@ -128,13 +145,24 @@ def _by(metric_fn):
 
 def check_driving_labeler(fn) -> bool:
     """``fn(clip_a, clip_b) -> float``: 1.0 if A is the better driving, 0.0 if B is, 0.5 if equal."""
-    mistakes = [     # the first one that reproduces the wrong answer gives its hint
+    # A label takes three values, so one case cannot tell a mistake from another criterion (any
+    # labeler that disagrees on a case "matches" the flipped one): a hint needs every case to match.
+    mistakes = [Mistake(m.hint, m.fn, on_every_case=True) for m in _mistakes()]
+    return run_check("check_driving_labeler", fn, reference_driving_labeler, driving_labeler_cases(),
+                     mistakes=mistakes, exercise="driving_labeler")
+
+
+def _mistakes():
+    return [     # the first one that reproduces the wrong answer gives its hint
         Mistake("a crash must outweigh everything else: check m['collision'] first (a distracted driver "
                 "is perfectly smooth right up to the crash).",
                 _by(lambda m: reference_driving_score({**m, "collision": False}))),
         Mistake("a careful driver does not want speed for its own sake: the faster clip is often the one "
                 "closing in on the lead car. Judge safety (crash, time gap) and comfort, not speed.",
                 _by(lambda m: m["mean_speed"])),
+        Mistake("a careful driver does not want speed for its own sake: the faster clip is often the one "
+                "closing in on the lead car. Judge safety (crash, time gap) and comfort, not speed.",
+                lambda a, b: float(_by(lambda m: m["mean_speed"])(a, b) == 1.0)),     # ties go to B
         Mistake("two identical clips are equally good: return 0.5 when the scores are equal.",
                 lambda a, b: 1.0 if reference_driving_labeler(a, b) == 0.5 else reference_driving_labeler(a, b)),
         Mistake("comfort counts too: with equal safety, prefer fewer harsh brakes (m['harsh_brakes']) and "
@@ -143,8 +171,3 @@ def check_driving_labeler(fn) -> bool:
         Mistake("the answer is the wrong way round: return 1.0 when clip A is the *better* one.",
                 lambda a, b: 1.0 - reference_driving_labeler(a, b)),
     ]
-    return run_check("check_driving_labeler", fn, reference_driving_labeler, driving_labeler_cases(),
-                     mistakes=mistakes,
-                     start_hint="Compute ma, mb = driving_metrics(clip_a), driving_metrics(clip_b); give each a "
-                                "score (a crash is the worst; then penalise a time gap under 1 s, harsh brakes "
-                                "and jerk); return 1.0 if A scores higher, 0.0 if B does, 0.5 if equal.")

@@ -5,6 +5,32 @@ from __future__ import annotations
 import torch
 
 from ._core import Case, Mistake, run_check
+from ._hints import Hints, register
+
+HINTS = {
+    "sequence_logprobs": Hints(
+        start="Inputs: logits (B, T, V), labels (B, T) token ids, mask (B, T) bool; logits[:, t] "
+              "already scores labels[:, t]. Return a (B,) tensor: for each row, the log-probability "
+              "of its labels where mask is True. Re-read Step 1 (a sequence's log-probability).",
+        idea="Turn the logits into log-probabilities over the vocabulary (stably), pick the "
+             "log-probability of each label, and add them up over the positions the mask keeps.",
+        formula="log p(y) = Σ_t m_t · log softmax(logits_t)[y_t]   (log_softmax over the last dim; "
+                "gather with labels.unsqueeze(-1))",
+        notebook="08_rlhf_for_language_models", function="my_sequence_logprobs",
+        reference="rlft_core.dpo.sequence_logprobs"),
+    "kl_shaped_rewards": Hints(
+        start="Inputs: logp and ref_logp (B, T), the log-probs of the sampled tokens under the policy "
+              "and the reference; mask (B, T) bool, right-padded; score (B,), the reward model's "
+              "score of each response; kl_coef. Return (B, T) rewards per token, 0 on padding. "
+              "Re-read Step 3 (the reward per token).",
+        idea="Every real token pays a KL penalty for moving away from the reference; the reward "
+             "model's score is earned once, at the last real token of the row.",
+        formula="r_t = −β·(log π(y_t) − log π_ref(y_t))·m_t  +  score · [t = last real token]   "
+                "(last real token: mask.sum(dim=1) − 1)",
+        notebook="08_rlhf_for_language_models", function="my_kl_shaped_rewards",
+        reference="rlft_core.rlhf_ppo.kl_shaped_rewards"),
+}
+register(HINTS)
 
 
 # ---------------------------------------------------------------- sequence log-probabilities
@@ -70,9 +96,7 @@ def check_sequence_logprobs(fn) -> bool:
     ]
     return run_check("check_sequence_logprobs", fn, _reference_sequence_logprobs, _logprob_cases(),
                      mistakes=mistakes,
-                     start_hint="logp = torch.log_softmax(logits, dim=-1)                  # (B, T, V)\n"
-                                "token_logp = logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1)   # (B, T)\n"
-                                "return (token_logp * mask).sum(dim=1)                       # (B,)")
+                     exercise="sequence_logprobs")
 
 
 # ---------------------------------------------------------------- KL-shaped per-token reward
@@ -139,7 +163,4 @@ def check_kl_shaped_rewards(fn) -> bool:
     ]
     return run_check("check_kl_shaped_rewards", fn, _reference_kl_shaped_rewards, _kl_cases(),
                      mistakes=mistakes,
-                     start_hint="rewards = -kl_coef * (logp - ref_logp) * mask           # (B, T), 0 on padding\n"
-                                "last = mask.sum(dim=1) - 1                                # (B,)\n"
-                                "rewards[torch.arange(len(last)), last] += score           # the score at the end\n"
-                                "return rewards")
+                     exercise="kl_shaped_rewards")

@@ -14,6 +14,22 @@ from types import SimpleNamespace
 import torch
 
 from ._core import Case, Mistake, run_check
+from ._hints import Hints, register
+
+HINTS = {
+    "ppo_loss": Hints(
+        start="Copy the body of buggy_ppo_loss (show_source(buggy_ppo_loss)) into your function and "
+              "fix it line by line; run this check after each fix: it names the first bug that is "
+              "left. There are six. Re-read 4.2 and 4.2b of notebook 04 for the loss you are aiming at.",
+        idea="Go line by line and ask of each: is this the quantity of the formula? The advantage "
+             "normalisation, what is a constant, the ratio, the sign of each term, the critic's "
+             "target and the entropy's role each hide one bug.",
+        formula="Â ← (Â − mean Â)/(std Â + 1e-8);  r = exp(log π_new − sg[log π_old]);  "
+                "L = −mean[min(r·Â, clip(r, 1±ε)·Â)] + c1·½·mean[(V − R)²] − c2·mean[H]",
+        notebook="07_ppo_in_practice", function="my_ppo_loss",
+        reference="rlft_core.exercises.ppo_repair.reference_ppo_loss"),
+}
+register(HINTS)
 
 __all__ = ["buggy_ppo_loss", "reference_ppo_loss", "check_ppo_loss", "ppo_loss_variant",
            "BUG_SLOTS"]
@@ -60,15 +76,16 @@ def reference_ppo_loss(batch, logp_new, entropy, values, config):
 
 # Every line of the loss where a bug can hide, in the order of the code: (slot, {variant: hint}).
 # The first variant of each slot is the planted bug of buggy_ppo_loss; the others are other
-# common mistakes on the same line.
+# common mistakes on the same line, or (ACCEPTED) another convention that is just as right.
 BUG_SLOTS = [
     ("advantages", {
         "variance": "the advantages are divided by their *variance*; standardising divides by the "
                     "standard deviation: (adv - adv.mean()) / (adv.std() + 1e-8).",
         "none": "the advantages are not standardised: (adv - adv.mean()) / (adv.std() + 1e-8) "
                 "(per minibatch, Huang et al. 2022, detail 7).",
-        "population_std": "use adv.std() (torch's default, the unbiased std), as "
-                          "rlft_core.ppo_losses.normalize_advantages does, not unbiased=False."}),
+        "population_std": "not a bug: adv.std(unbiased=False) is the population std (numpy's "
+                          "default, used by OpenAI Baselines); torch's default adv.std() is the "
+                          "unbiased one (CleanRL). Both are accepted."}),
     ("detach", {
         "attached": "batch['logp_old'] comes from the policy that collected the data: a constant. "
                     "Use batch['logp_old'].detach(), or the gradient also flows into the old log-probs."}),
@@ -89,6 +106,9 @@ BUG_SLOTS = [
                 "punishes exploration and collapses the policy).",
         "missing": "the entropy bonus is missing: - config.ent_coef * entropy.mean()."}),
 ]
+
+
+ACCEPTED = {("advantages", "population_std")}     # variants that are not bugs
 
 
 def ppo_loss_variant(bugs: dict):
@@ -168,14 +188,15 @@ def _mistakes():
     slots = [slot for slot, _ in BUG_SLOTS]
     mistakes = []
     for combo in itertools.product(*options):
-        bugs = {slot: v for slot, v in zip(slots, combo) if v is not None}
+        variant = {slot: v for slot, v in zip(slots, combo) if v is not None}
+        bugs = {slot: v for slot, v in variant.items() if (slot, v) not in ACCEPTED}
         if not bugs:
             continue
         first_slot = next(s for s in slots if s in bugs)
         hint = dict(BUG_SLOTS)[first_slot][bugs[first_slot]]
         count = f"{len(bugs)} bug{'s' if len(bugs) > 1 else ''} left"
         mistakes.append((len(bugs), Mistake(f"{count}. The first one ({first_slot}): {hint}",
-                                             _with_gradients(ppo_loss_variant(bugs)))))
+                                             _with_gradients(ppo_loss_variant(variant)))))
     return [m for _, m in sorted(mistakes, key=lambda pair: pair[0])]
 
 
@@ -185,10 +206,9 @@ def check_ppo_loss(fn) -> bool:
     return run_check(
         "check_ppo_loss", _with_gradients(fn), _with_gradients(reference_ppo_loss), _cases(),
         mistakes=_mistakes(), check_mutation=False,
+        also_right=[_with_gradients(ppo_loss_variant(dict(ACCEPTED)))],
         compared="result 0 = the loss; results 1, 2, 3 = its gradients with respect to the policy "
                  "parameters θ (logp_new = logp_new0 + θ, logp_old = logp_old0 + θ/2), the values "
                  "and the entropies",
-        start_hint="Copy the body of buggy_ppo_loss (show_source(buggy_ppo_loss)) into your function "
-                   "and fix it line by line; run this check after each fix: it names the first bug "
-                   "that is left. There are six.")
+        exercise="ppo_loss")
 

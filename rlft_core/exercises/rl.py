@@ -1,11 +1,56 @@
-"""Checkers for the RL exercises of notebooks 01–04: CartPole heuristic, Q-learning and SARSA
-updates, the REINFORCE loss, GAE and PPO's clipped surrogate loss."""
+"""Checkers for the RL exercises of notebooks 00–03: the discounted return, a CartPole heuristic,
+Q-learning and SARSA updates, and the REINFORCE loss (notebook 04's are in ``ppo_math``)."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 from ._core import Case, Mistake, _call_with_time_limit, _TimeLimit, run_check
+from ._hints import Hints, register, remember
+
+
+HINTS = {
+    "discounted_return": Hints(
+        start="Inputs: `rewards`, a list r_0, ..., r_{T-1}, and `gamma`. Return one number, G_0: every "
+              "reward weighted by a power of γ that grows with its step. Re-read 0.3.",
+        idea="A reward k steps in the future is worth γ^k times as much as the same reward now; the "
+             "first reward (k = 0) counts fully.",
+        formula="G_0 = Σ_{t=0}^{T-1} γ^t · r_t   (with enumerate(rewards) you get t and r_t together)",
+        notebook="00_start_here", function="discounted_return"),
+    "heuristic_policy": Hints(
+        start="Input: one observation obs = (cart position, cart velocity, pole angle θ, angular "
+              "velocity ω). Return an int: 0 pushes the cart left, 1 pushes it right. Re-read 1.1 "
+              "and move the sliders first: the rule you find there is a good start.",
+        idea="Push the cart under the pole: towards the side the pole is falling to. The angle alone "
+             "reacts late; the angular velocity tells you where the pole is going.",
+        formula="push right (1) when θ + k·ω > 0, left (0) otherwise, for a weight k around 0.3–1",
+        notebook="01_background", function="my_policy", reference="rlft_core.exercises.rl.reference_heuristic_policy"),
+    "q_learning_update": Hints(
+        start="Inputs: the table Q (states × actions, a NumPy array), one transition s, a, r, s_next, "
+              "done, and alpha, gamma. Change Q[s, a] in place and return the TD error (one number, "
+              "not the table). Re-read 2.2.",
+        idea="Move Q(s, a) a step α towards a target: the reward plus the discounted value of the "
+             "*best* action in the next state. After a terminal step there is no next state.",
+        formula="target = r + γ·max_a' Q(s', a')  (target = r when done);  δ = target − Q(s, a);  "
+                "Q(s, a) ← Q(s, a) + α·δ;  return δ",
+        notebook="02_core_concepts", function="my_q_learning_update", reference="rlft_core.tabular.q_learning_update"),
+    "sarsa_update": Hints(
+        start="Inputs: the table Q, one transition s, a, r, s_next, the next action a_next, done, and "
+              "alpha, gamma. Change Q[s, a] in place and return the TD error (one number). Re-read 2.2.",
+        idea="Like Q-learning, but on-policy: the target uses the action the agent really takes "
+             "next (a_next), exploration included, not the best one.",
+        formula="target = r + γ·Q(s', a')  (target = r when done);  δ = target − Q(s, a);  "
+                "Q(s, a) ← Q(s, a) + α·δ;  return δ",
+        notebook="02_core_concepts", function="my_sarsa_update", reference="rlft_core.tabular.sarsa_update"),
+    "reinforce_loss": Hints(
+        start="Inputs: logp (B,) = log π(a_t|s_t) with its gradient, returns (B,) = G_t, and baseline "
+              "(B,) or None. Return one scalar tensor: the loss an optimiser *minimises*. Re-read 3.1.",
+        idea="Weight each action's log-probability by how much better than expected it turned out "
+             "(G − b); the baseline is a constant for the policy's gradient; minimising means negating.",
+        formula="L = −(1/B) Σ_t log π(a_t|s_t) · (G_t − sg[b_t])   (sg = stop-gradient; b = 0 without a baseline)",
+        notebook="03_policy_gradient_to_ppo", function="my_reinforce_loss", reference="rlft_core.reinforce.reinforce_loss"),
+}
+register(HINTS)
 
 
 # ---------------------------------------------------------------- 00: a warm-up
@@ -18,7 +63,7 @@ def check_discounted_return(fn) -> bool:
     mistakes = [Mistake("the first reward is not discounted: the weights are γ^0, γ^1, γ^2, ...",
                         lambda rewards, gamma: float(sum(gamma ** (t + 1) * r for t, r in enumerate(rewards))))]
     return run_check("check_discounted_return", fn, ref, cases, mistakes=mistakes,
-                     start_hint="Loop over enumerate(rewards) and add gamma ** t * reward.")
+                     exercise="discounted_return")
 
 
 # ---------------------------------------------------------------- 01: a hand-written policy
@@ -34,6 +79,7 @@ def check_heuristic_policy(policy, episodes: int = 5, min_steps: int = 200, seed
     pole stays up for ``min_steps`` steps on average."""
     import gymnasium as gym
     title = "check_heuristic_policy"
+    remember("heuristic_policy")
     env = gym.make("CartPole-v1")
     lengths = []
 
@@ -52,8 +98,8 @@ def check_heuristic_policy(policy, episodes: int = 5, min_steps: int = 200, seed
     try:
         _call_with_time_limit(run_episodes, (), {}, time_limit)
     except NotImplementedError:
-        print(f"✏️  {title}: not attempted yet. Return 1 (push right) when the pole leans right "
-              "(obs[2] > 0), else 0 — then add the angular velocity obs[3] with a weight.")
+        print(f"✏️  {title}: not attempted yet.\n{HINTS['heuristic_policy'].start}\n"
+              "Stuck? Call hint() for a hint (once: the idea; twice: the formula).")
         return False
     except _TimeLimit:
         print(f"❌ {title}: the episodes took longer than {time_limit:g} s; is your policy very slow?")
@@ -108,12 +154,11 @@ def check_q_learning_update(fn) -> bool:
                 _returning_q(lambda Q, s, a, r, s_next, done, alpha, gamma: q_learning_update(Q, s, a, r, s_next, False, alpha, gamma))),
         Mistake("Q-learning bootstraps from max_a' Q(s', a'), not the mean or Q(s', a).",
                 _returning_q(lambda Q, s, a, r, s_next, done, alpha, gamma: _td_update(Q, s, a, r, Q[s_next].mean(), done, alpha, gamma))),
+        *_return_value_mistakes(q_learning_update),
     ]
     return run_check("check_q_learning_update", _returning_q(fn), _returning_q(q_learning_update),
                      _tabular_cases(False), mistakes=mistakes, check_mutation=False, compared=_TABULAR,
-                     start_hint="Compute target = r + gamma * max(Q[s_next]) (just r when done), "
-                                "td_error = target - Q[s, a], then Q[s, a] += alpha * td_error and "
-                                "return td_error.")
+                     exercise="q_learning_update")
 
 
 def check_sarsa_update(fn) -> bool:
@@ -124,11 +169,26 @@ def check_sarsa_update(fn) -> bool:
                 _returning_q(lambda Q, s, a, r, s_next, a_next, done, alpha, gamma: _td_update(Q, s, a, r, Q[s_next].max(), done, alpha, gamma))),
         Mistake("when `done` is True there is no next state: the target is just r.",
                 _returning_q(lambda Q, s, a, r, s_next, a_next, done, alpha, gamma: sarsa_update(Q, s, a, r, s_next, a_next, False, alpha, gamma))),
+        *_return_value_mistakes(sarsa_update),
     ]
     return run_check("check_sarsa_update", _returning_q(fn), _returning_q(sarsa_update),
                      _tabular_cases(True), mistakes=mistakes, check_mutation=False, compared=_TABULAR,
-                     start_hint="Compute target = r + gamma * Q[s_next, a_next] (just r when done), "
-                                "td_error = target - Q[s, a], then Q[s, a] += alpha * td_error.")
+                     exercise="sarsa_update")
+
+
+def _return_value_mistakes(update):
+    """Right update of Q, wrong thing returned: the table, or the new Q[s, a]."""
+    def returning_table(**kwargs):
+        update(**kwargs)
+        return kwargs["Q"]
+
+    def returning_new_value(**kwargs):
+        update(**kwargs)
+        return kwargs["Q"][kwargs["s"], kwargs["a"]]
+    return [Mistake("return the TD error δ = target − Q[s, a] (one number), not the table Q: the table is "
+                    "updated in place, so the caller already has it.", _returning_q(returning_table)),
+            Mistake("return the TD error δ = target − Q[s, a] (computed *before* the update), not the new "
+                    "value of Q[s, a].", _returning_q(returning_new_value))]
 
 
 def _td_update(Q, s, a, r, next_value, done, alpha, gamma):
@@ -179,99 +239,4 @@ def check_reinforce_loss(fn) -> bool:
     return run_check("check_reinforce_loss", _with_gradients(fn), _with_gradients(reinforce_loss), cases,
                      mistakes=mistakes, compared="result 0 = the loss, result 1 = its gradient with "
                      "respect to logp, result 2 = its gradient with respect to the baseline",
-                     start_hint="advantage = returns - baseline.detach() (or just returns when baseline "
-                                "is None); return -(logp * advantage).mean().")
-
-
-# ---------------------------------------------------------------- 04: GAE and the clipped loss
-def _gae_cases():
-    rng = np.random.default_rng(1)
-    rewards, values = rng.normal(size=6).round(2), rng.normal(size=6).round(2)
-    cases = [Case("one episode, no end", kwargs=dict(rewards=rewards, values=values, dones=np.zeros(6),
-                                                     last_value=0.5, gamma=0.9, lam=0.8))]
-    dones = np.array([0, 0, 1, 1, 0, 1.0])
-    cases.append(Case("two ends in a row and one at the last step",
-                      kwargs=dict(rewards=rewards, values=values, dones=dones, last_value=0.5, gamma=0.9, lam=0.8)))
-    R, V = rng.normal(size=(7, 3)).round(2), rng.normal(size=(7, 3)).round(2)
-    D = np.zeros((7, 3))
-    D[2, 0] = D[6, 1] = D[4, 2] = 1
-    cases.append(Case("three environments, shape (T, N)",
-                      kwargs=dict(rewards=R, values=V, dones=D, last_value=rng.normal(size=3).round(2), gamma=0.99, lam=0.95)))
-    return cases
-
-
-def check_gae(fn) -> bool:
-    """``fn(rewards, values, dones, last_value, gamma, lam) -> (advantages, returns)``."""
-    from ..returns import gae
-
-    def gae_shifted_dones(rewards, values, dones, last_value, gamma, lam):
-        shifted = np.concatenate([dones[1:], np.zeros_like(dones[:1])])
-        return gae(rewards, values, shifted, last_value, gamma, lam)
-
-    def gae_lambda_only_on_delta(rewards, values, dones, last_value, gamma, lam):
-        next_values = np.concatenate([values[1:], np.broadcast_to(last_value, values[:1].shape)])
-        deltas = rewards + gamma * (1 - dones) * next_values - values
-        adv, running = np.zeros_like(rewards), np.zeros_like(rewards[0])
-        for t in reversed(range(len(rewards))):
-            running = deltas[t] + lam * (1 - dones[t]) * running
-            adv[t] = running
-        return adv, adv + values
-    mistakes = [
-        Mistake("off by one at episode ends: dones[t] ends the episode *at* step t, so it masks both "
-                "V(s_{t+1}) in δ_t and the recursion from A_{t+1}.", gae_shifted_dones),
-        Mistake("episode ends ignored: multiply by (1 − dones[t]) in δ_t and in the recursion.",
-                lambda rewards, values, dones, last_value, gamma, lam: gae(rewards, values, 0 * dones, last_value, gamma, lam)),
-        Mistake("the recursion decays by γ·λ, not λ alone: A_t = δ_t + γλ(1−d_t)A_{t+1}.", gae_lambda_only_on_delta),
-        Mistake("flipped sign: δ_t = r_t + γV(s_{t+1}) − V(s_t).",
-                lambda *a, **k: (lambda adv, ret: (-adv, ret - 2 * adv))(*gae(*a, **k))),
-        Mistake("returns are advantages + values (the λ-return), not the advantages themselves.",
-                lambda *a, **k: (gae(*a, **k)[0], gae(*a, **k)[0])),
-    ]
-    return run_check("check_gae", fn, gae, _gae_cases(), mistakes=mistakes,
-                     compared="result 0 = advantages, result 1 = returns",
-                     start_hint="Loop backwards over t: next_value is last_value at the last step and "
-                                "values[t+1] otherwise; δ = r[t] + gamma*(1-dones[t])*next_value − values[t]; "
-                                "running = δ + gamma*lam*(1-dones[t])*running; advantages[t] = running. "
-                                "Return (advantages, advantages + values).")
-
-
-def _with_logp_gradient(loss_fn):
-    def wrapped(logp_new, logp_old, advantages, clip_eps):
-        logp_new = logp_new.clone().requires_grad_()
-        loss = loss_fn(logp_new, logp_old, advantages, clip_eps)
-        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-            return loss
-        grad = torch.autograd.grad(loss, logp_new)[0] if loss.requires_grad else torch.zeros_like(logp_new)
-        return loss.detach(), grad
-    return wrapped
-
-
-def check_clipped_surrogate_loss(fn) -> bool:
-    """``fn(logp_new, logp_old, advantages, clip_eps) -> scalar loss`` (to minimise)."""
-    from ..ppo_losses import clipped_surrogate_loss as ref
-    logp_old = torch.log(torch.tensor([0.5, 0.5, 0.2, 0.2, 0.7, 0.1], dtype=torch.float64))
-    ratios = torch.tensor([1.5, 0.6, 1.1, 0.9, 1.3, 0.5], dtype=torch.float64)
-    adv = torch.tensor([1.0, -2.0, 0.5, -1.0, -0.5, 2.0], dtype=torch.float64)
-    cases = [Case("ratios inside and outside the clip range, both signs of A",
-                  (logp_old + torch.log(ratios), logp_old, adv, 0.2)),
-             Case("small batch, eps = 0.1", (logp_old[:3] + 0.3, logp_old[:3], adv[:3], 0.1))]
-    clamp = lambda r, e: r.clamp(1 - e, 1 + e)  # noqa: E731
-    mistakes = [
-        Mistake("the min/max sign pitfall: the loss is −min(rA, clip(r)A) = max(−rA, −clip(r)A); "
-                "taking min of the negated terms is not the same.",
-                _with_logp_gradient(lambda n, o, a, e: torch.min(-a * torch.exp(n - o), -a * clamp(torch.exp(n - o), e)).mean())),
-        Mistake("flipped sign: return the *loss* to minimise, −L^CLIP.",
-                _with_logp_gradient(lambda n, o, a, e: -ref(n, o, a, e))),
-        Mistake("the ratio is exp(logp_new − logp_old), not logp_new − logp_old or its inverse.",
-                _with_logp_gradient(lambda n, o, a, e: ref(o, n, a, e))),
-        Mistake("clip the ratio, not the advantage.",
-                _with_logp_gradient(lambda n, o, a, e: -torch.min(torch.exp(n - o) * a, torch.exp(n - o) * a.clamp(1 - e, 1 + e)).mean())),
-        Mistake("the ratio must keep its gradient: do not .detach() logp_new.",
-                _with_logp_gradient(lambda n, o, a, e: ref(n.detach(), o, a, e))),
-    ]
-    return run_check("check_clipped_surrogate_loss", _with_logp_gradient(fn), _with_logp_gradient(ref), cases,
-                     mistakes=mistakes, compared="result 0 = the loss, result 1 = its gradient with "
-                     "respect to logp_new",
-                     start_hint="ratio = torch.exp(logp_new - logp_old); unclipped = ratio * advantages; "
-                                "clipped = ratio.clamp(1 - clip_eps, 1 + clip_eps) * advantages; "
-                                "return -torch.min(unclipped, clipped).mean().")
+                     exercise="reinforce_loss")
