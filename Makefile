@@ -90,6 +90,16 @@ slides: setup
 html: setup
 	$(PY) tools/build_site.py html $(SITE_ARGS)
 
+# Grading with nbgrader (dev extra): build/nbgrader/ is a course directory with source/ (from
+# solutions/, hidden tests included) and release/ (what students get, equal to chapters/).
+.PHONY: assignments quiz
+assignments: setup-test
+	$(PY) tools/make_assignments.py
+
+# The end-of-notebook multiple-choice questions as a Moodle GIFT file: build/quiz/rlft_course.gift.
+quiz: setup
+	$(PY) -m rlft_core.quiz --gift build/quiz/rlft_course.gift
+
 bench: setup-test
 	$(PY) bench/ppo_cartpole.py
 	$(PY) bench/ppo_pendulum.py

@@ -25,6 +25,10 @@ Language models
     ``rlhf_ppo``       PPO for the LM with a per-token KL penalty (08)
     ``rlhf_pipeline``  the whole pipeline in one call (bench, tests)
     ``overoptimization``  reward over-optimisation measured on one pool of samples (10)
+Critic-free RL on verifiable rewards
+    ``grpo``           group advantages (GRPO, RLOO, Dr. GRPO), KL estimators k1/k2/k3, the GRPO loss (12)
+    ``arithmetic``     two-digit addition: tokenizer, exact-match reward, a flawed SFT corpus, pass@k (12)
+    ``grpo_train``     ``GRPOConfig``, ``train_grpo`` and expert iteration on the tiny GPT (12)
 Course machinery
     ``widgets``        explorers, live plots, labelling UI;  ``exercises``  checkers and hints
     ``utils``          seeding, ``show_source``, ``doctor``;  ``_validate``  argument checks

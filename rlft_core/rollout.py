@@ -129,8 +129,9 @@ class RolloutCollector:
     def batch(self, gamma: float, lam: float, advantage_fn=gae) -> dict:
         """The rollout as one training batch: the valid steps only (reset steps are not MDP
         transitions), flattened from ``(T, N, ...)`` to ``(B, ...)`` torch tensors: ``obs``,
-        ``actions``, ``logp_old``, ``values_old``, ``advantages`` (GAE) and ``returns`` (λ-returns)."""
-        adv, returns = self.advantages_and_returns(gamma, lam)                    # (T, N) each
+        ``actions``, ``logp_old``, ``values_old``, ``advantages`` (GAE) and ``returns`` (λ-returns).
+        ``advantage_fn`` has :func:`rlft_core.returns.gae`'s signature (notebook 04 passes a student's)."""
+        adv, returns = self.advantages_and_returns(gamma, lam, advantage_fn)      # (T, N) each
         valid = self.valid.reshape(-1)
 
         def flat(array):                                   # (T, N, ...) -> (B, ...), valid steps only

@@ -90,7 +90,7 @@ def test_train_dpo_with_a_student_loss_equal_to_the_reference_gives_the_same_run
     histories = []
     for loss_fn in (None, dpo_right):
         policy = type(reference)(reference.logits)
-        histories.append(train_dpo(policy, reference, data, DPOConfig(beta=0.1, lr=0.05, epochs=20, batch_size=len(data)),
+        histories.append(train_dpo(policy, reference, data, DPOConfig(beta=0.1, learning_rate=0.05, epochs=20, batch_size=len(data)),
                                    loss_fn=loss_fn))
     assert [r["loss"] for r in histories[1]] == pytest.approx([r["loss"] for r in histories[0]], rel=1e-5)
     with pytest.raises(ValueError, match="loss_fn must be callable"):

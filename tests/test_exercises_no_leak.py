@@ -19,11 +19,11 @@ import torch.nn.functional as F
 
 from rlft_core import exercises
 from rlft_core.envs import driving_metrics
-from rlft_core.exercises import beyond, driving, lm, ppo_math, ppo_repair, preference, rl
+from rlft_core.exercises import beyond, driving, grpo, lm, ppo_math, ppo_repair, preference, rl
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"### BEGIN SOLUTION[^\n]*\n(.*?)### END SOLUTION", re.S)
-CHECKER_MODULES = (exercises, rl, ppo_math, preference, driving, lm, ppo_repair, beyond)
+CHECKER_MODULES = (exercises, rl, ppo_math, preference, driving, lm, ppo_repair, beyond, grpo)
 
 
 def solution_lines() -> set[str]:
@@ -100,6 +100,12 @@ def test_chapter_checker_calls_on_the_shipped_stubs_print_no_solution_line(path)
         assert leaked(out.getvalue()) == [], f"{path.name}: {checker_name} prints solution code"
 
 
+def _unconditional(code: str) -> str:
+    """The code without the blocks under ``if <exercise>_ok:``: a notebook may show the package's version
+    of an exercise once the student's passes (run as shipped, the stubs fail and it is not shown)."""
+    return re.sub(r"^if \w+_ok:\n(?:[ \t]+.*\n?)*", "", code, flags=re.M)
+
+
 def shown_sources(path: Path):
     """``(name, source)`` of every ``show_source(name)`` of a chapter, resolved through its imports."""
     import importlib
@@ -107,11 +113,14 @@ def shown_sources(path: Path):
     text = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
     imported = {}
     for module, in_parens, on_line in re.findall(r"^\s*from (rlft_core[\w.]*) import (?:\(([^)]*)\)|([\w, ]+))", text, re.M):
-        for name in re.findall(r"\w+", in_parens or on_line):
-            imported[name] = module
-    for target in re.findall(r"show_source\(([\w.]+)\)", text):
+        for item in (in_parens or on_line).split(","):
+            name, _, alias = item.strip().partition(" as ")
+            if name:
+                imported[alias or name] = (module, name)
+    for target in re.findall(r"show_source\(([\w.]+)\)", _unconditional(text)):
         head, *attrs = target.split(".")
-        obj = getattr(importlib.import_module(imported[head]), head)
+        module, name = imported[head]
+        obj = getattr(importlib.import_module(module), name)
         for attr in attrs:
             obj = getattr(obj, attr)
         yield target, inspect.getsource(obj)

@@ -26,9 +26,10 @@ USED_IN_PROSE = {"bootstrap": "bootstrapping", "goodhart": "Goodhart's law", "ef
 
 
 def glossary_rows():
+    """The rows of the main (first) table; later tables hold the terms of one notebook each."""
     text = (ROOT / "GLOSSARY.md").read_text()
-    lines = [line for line in text.splitlines() if line.startswith("| ")]
-    assert lines[0].startswith("| English | 中文 |")
+    table = text[text.index("| English | 中文 |"):].split("\n\n")[0]
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
     return [[cell.strip() for cell in CELL.split(line)[1:-1]] for line in lines[1:]]
 
 

@@ -53,11 +53,14 @@ def test_ppo_first_solves_cartpole_within_30k_steps(seed):
 
 
 @pytest.mark.slow
-def test_ppo_swings_up_pendulum_from_random_level():
+def test_ppo_preset_swings_up_pendulum_within_50k_steps():
     agent, history = train_ppo("Pendulum-v1", PPOConfig.pendulum(), seed=0)  # a 50k-step budget
     first_returns = [ret for r in history[:3] for ret in r["episode_returns"]]
     assert len(first_returns) >= 8 and np.mean(first_returns) < -900   # untrained: about -1200
-    assert evaluate(agent, "Pendulum-v1", episodes=20, seed=123) > -400
+    # The benchmark's criterion (bench/ppo_pendulum.py): the last-20 training-episode mean reaches
+    # -200, and the greedy final policy scores >= -250 on fresh starts (optimal is about -150).
+    assert any(r["mean_return"] >= -200 for r in history), "the last-20 mean never reached -200"
+    assert evaluate(agent, "Pendulum-v1", episodes=20, seed=123) >= -250
 
 
 # ----------------------------------------------------------------------------- truncation
@@ -242,7 +245,8 @@ def test_history_records_and_callback_can_stop_training():
 
 
 @pytest.mark.parametrize("env_id, config", [("CartPole-v1", PPOConfig(total_timesteps=512)),
-                                            ("Pendulum-v1", PPOConfig.pendulum(total_timesteps=2048, num_steps=128))])
+                                            ("Pendulum-v1", PPOConfig.pendulum(total_timesteps=2048, num_steps=128,
+                                                                               normalize_obs=True))])
 def test_save_load_round_trip_gives_identical_actions(tmp_path, env_id, config):
     agent, _ = train_ppo(env_id, config, seed=0)
     path = tmp_path / "agent.pt"
@@ -279,9 +283,9 @@ def test_config_rejects_bad_values_naming_the_field(field, value):
         PPOConfig(**{field: value})
 
 
-def test_pendulum_preset_is_a_valid_config_with_normalisation():
+def test_pendulum_preset_is_a_valid_config_with_reward_scaling():
     config = PPOConfig.pendulum(learning_rate=2e-3)
-    assert config.normalize_obs and config.normalize_reward and config.learning_rate == 2e-3
+    assert config.normalize_reward and config.learning_rate == 2e-3
     with pytest.raises(ValueError, match="gamma"):
         PPOConfig.pendulum(gamma=2.0)
 
@@ -407,3 +411,21 @@ def test_train_ppo_continues_an_existing_agent_and_rejects_one_that_does_not_fit
         train_ppo("CartPole-v1", config, agent=ActorCritic(3, {"kind": "discrete", "n": 2, "start": 0}))
     with pytest.raises(ValueError, match="normalize_obs"):
         train_ppo("CartPole-v1", PPOConfig(total_timesteps=1024, normalize_obs=True), agent=agent)
+
+
+def test_train_ppo_takes_its_advantages_from_advantage_fn():
+    seen = []
+
+    def zero_advantages(rewards, values, dones, last_value, gamma, lam):
+        seen.append((rewards.shape, gamma, lam))
+        return np.zeros_like(rewards), np.zeros_like(rewards)
+    config = PPOConfig(total_timesteps=1024)
+    torch.manual_seed(0)
+    agent = ActorCritic(4, {"kind": "discrete", "n": 2, "start": 0})
+    actor_before = [p.detach().clone() for p in agent.actor.parameters()]
+    train_ppo("CartPole-v1", config, seed=0, agent=agent, advantage_fn=zero_advantages)
+    assert seen == [((config.num_steps, config.num_envs), config.gamma, config.gae_lambda)] * 2
+    # Zero advantages give the policy term no gradient: the actor stays where it was.
+    assert all(torch.equal(p, b) for p, b in zip(agent.actor.parameters(), actor_before))
+    with pytest.raises(ValueError, match="advantage_fn"):
+        train_ppo("CartPole-v1", config, advantage_fn="gae")

@@ -8,6 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+UNNUMBERED = ("## Summary", "## Check your understanding")      # the closing summary and quiz
 SECTION = re.compile(r"^## (\d+)\.(\d+) · (源 §[^·]+ · )?\S")
 
 
@@ -20,7 +21,7 @@ def headings(path, level):
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_sections_are_numbered_by_the_notebook_in_order(path):
     number = int(path.name[:2])
-    sections = [h for h in headings(path, 2) if not h.startswith("## Summary")]
+    sections = [h for h in headings(path, 2) if not h.startswith(UNNUMBERED)]
     assert sections, f"{path.name} has no numbered sections"
     for index, heading in enumerate(sections, start=1):
         match = SECTION.match(heading)

@@ -5,7 +5,9 @@ In a solution notebook:
   ``# YOUR CODE HERE`` + ``raise NotImplementedError()`` at the same indentation;
   in a markdown cell the block becomes ``*YOUR ANSWER HERE*``;
 * lines between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` (e.g. ``assert gae_ok``)
-  are dropped from the chapter: they would fail on an unattempted stub.
+  are dropped from the chapter: they would fail on an unattempted stub;
+* speaker-notes cells (slide type ``notes``, written by tools/slides.py) are instructor material and
+  are left out; every other cell keeps its metadata, so a chapter has the same slides.
 
 A student's work is never destroyed: each exercise cell of a chapter records the hash of the stub it
 was written with (cell metadata ``rlft.stub_sha``). If the cell's source no longer has that hash, the
@@ -46,6 +48,8 @@ def stub_source(source: str, cell_type: str) -> str:
 def chapter_from_solution(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     chapter = nbformat.v4.new_notebook(metadata=solution.metadata)
     for cell in solution.cells:
+        if cell.metadata.get("slideshow", {}).get("slide_type") == "notes":
+            continue                                    # speaker notes are for the instructor only
         source = cell.source
         new = nbformat.from_dict(dict(cell))
         new.metadata = dict(cell.metadata)

@@ -128,7 +128,7 @@ def train_dpo_with_my_loss(my_loss, beta: float = 0.1, steps: int = 150, lr: flo
     from ..dpo import DPOConfig, train_dpo
     true_reward, reference, data = table_preferences(seed=seed)
     ref_logp = torch.log_softmax(reference.logits, -1)
-    config = DPOConfig(beta=beta, lr=lr, epochs=steps, batch_size=len(data), max_grad_norm=10.0)
+    config = DPOConfig(beta=beta, learning_rate=lr, epochs=steps, batch_size=len(data), max_grad_norm=10.0)
 
     def run(loss_fn):
         policy = copy.deepcopy(reference).requires_grad_(True)
