@@ -156,14 +156,15 @@ def tilted_estimate(proxy, values, betas) -> dict:
 
 
 def gao_bon_fit(kl, gain):
-    r"""Least-squares fit of Gao et al.'s best-of-n law :math:`R(d) = d\,(\alpha - \beta d)`.
+    r"""Least-squares fit of Gao et al.'s best-of-n law :math:`R(d) = d\,(a - b\,d)`.
 
-    Here :math:`d = \sqrt{\mathrm{KL}(\pi\|\pi_\text{ref})}`.
+    Here :math:`d = \sqrt{\mathrm{KL}(\pi\|\pi_\text{ref})}`; the paper writes the constants α, β, and we
+    write a, b, since β is the KL coefficient everywhere else in the course.
     ``gain`` is the true-reward *improvement* over the reference policy (:math:`R(0) = 0`).
     Gao, Schulman & Hilton 2023 (their functional form for best-of-n). The fitted curve peaks at
-    :math:`d^* = \alpha/(2\beta)`, i.e. :math:`\mathrm{KL}^* = (\alpha / 2\beta)^2`, where :math:`R = \alpha^2/(4\beta)`.
+    :math:`d^* = a/(2b)`, i.e. :math:`\mathrm{KL}^* = (a / 2b)^2`, where :math:`R = a^2/(4b)`.
 
-    Returns ``(alpha, beta)``.
+    Returns ``(a, b)``.
     """
     kl = np.asarray(kl, dtype=np.float64).ravel()
     gain = np.asarray(gain, dtype=np.float64).ravel()

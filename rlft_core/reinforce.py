@@ -1,11 +1,17 @@
 r"""REINFORCE, the Monte-Carlo policy gradient, with an optional learned baseline.
 
-The policy-gradient theorem gives an unbiased estimate of :math:`\nabla_\theta J(\theta)` from whole
-episodes:
+The policy-gradient theorem gives an unbiased estimate of the gradient of the undiscounted return,
+:math:`J(\theta) = \mathbb E[\sum_t r_t]`, from whole episodes (:math:`\gamma = 1`):
 
 .. math::
     \hat g = \sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\,\bigl(G_t - b(s_t)\bigr),
     \qquad G_t = \sum_{k \ge t} \gamma^{k-t} r_k
+
+With :math:`\gamma < 1` in :math:`G_t`, as here by default, the gradient of the discounted objective
+:math:`\mathbb E[\sum_t \gamma^t r_t]` would carry an extra :math:`\gamma^t` per term. Practice drops
+it, so :math:`\hat g` is then a biased estimate, in general not the gradient of any objective: Thomas
+2014, "Bias in natural actor-critic algorithms", ICML; Nota & Thomas 2020, "Is the policy gradient a
+gradient?", AAMAS. It is the standard estimator all the same (lower variance; it learns well).
 
 Any baseline :math:`b(s_t)` that does not depend on :math:`a_t` leaves the expectation unchanged
 (:math:`\mathbb E_a[\nabla \log \pi(a|s)] = 0`) but can shrink the variance a lot; a learned state

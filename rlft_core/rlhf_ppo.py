@@ -50,7 +50,7 @@ def kl_shaped_rewards(logp, ref_logp, mask, score, kl_coef):
     .. math:: r_t = -\beta\,(\log\pi_\theta(y_t) - \log\pi_\text{ref}(y_t))\,m_t
               \;+\; \mathbf 1[t = \text{last real token}]\;r_\phi(x, y)
 
-    Ziegler et al. 2019, eq. (2); Stiennon et al. 2020, eq. (1); Ouyang et al. 2022, eq. (2).
+    Ziegler et al. 2019, eq. (2); Stiennon et al. 2020, eq. (2); Ouyang et al. 2022, eq. (2).
 
     Args:
         logp, ref_logp: ``(B, T)`` log-probs of the sampled response tokens under the policy and

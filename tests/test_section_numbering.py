@@ -1,0 +1,36 @@
+"""Sections are numbered by the notebook (`## 7.2 · ...`), in order, with the source's section
+beside the number when the section mirrors one (`## 7.2 · 源 §5.2 · ...`)."""
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+UNNUMBERED = ("## Summary", "## Check your understanding")      # the closing summary and quiz
+SECTION = re.compile(r"^## (\d+)\.(\d+) · (源 §[^·]+ · )?\S")
+
+
+def headings(path, level):
+    nb = nbformat.read(path, as_version=4)
+    return [line for cell in nb.cells if cell.cell_type == "markdown"
+            for line in cell.source.split("\n") if line.startswith("#" * level + " ")]
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_sections_are_numbered_by_the_notebook_in_order(path):
+    number = int(path.name[:2])
+    sections = [h for h in headings(path, 2) if not h.startswith(UNNUMBERED)]
+    assert sections, f"{path.name} has no numbered sections"
+    for index, heading in enumerate(sections, start=1):
+        match = SECTION.match(heading)
+        assert match, f"{path.name}: {heading!r} is not '## {number}.k · [源 §x · ]title'"
+        assert (int(match.group(1)), int(match.group(2))) == (number, index), \
+            f"{path.name}: {heading!r} should be section {number}.{index}"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_subsections_carry_no_source_numbers(path):
+    numbered = [h for h in headings(path, 3) if re.match(r"### §?\d", h)]
+    assert not numbered, f"{path.name}: subsections numbered like the source: {numbered}"
