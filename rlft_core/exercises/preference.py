@@ -45,7 +45,7 @@ def check_bradley_terry_loss(fn) -> bool:
              Case("extreme gaps (±800)", (torch.tensor([800.0, -800.0], dtype=torch.float64),
                                           torch.tensor([-800.0, 800.0], dtype=torch.float64)))]
     mistakes = [
-        Mistake("log(sigmoid(x)) overflows to −inf for very negative x; use F.logsigmoid(x), which "
+        Mistake("log(sigmoid(x)) underflows to −inf for very negative x (sigmoid rounds to 0); use F.logsigmoid(x), which "
                 "computes the same thing stably.",
                 lambda c, r: -torch.log(torch.sigmoid(c - r)).mean()),
         Mistake("flipped sign: the chosen reward should be *higher*, so the loss is −log σ(r_chosen − r_rejected).",
@@ -88,7 +88,7 @@ def check_dpo_loss(fn) -> bool:
                 "not just its size.", lambda pc, pr, rc, rr, beta: -beta * F.logsigmoid(h(pc, pr, rc, rr))),
         Mistake("multiply by β, do not divide: the implicit reward is β·log π/π_ref, so the loss is "
                 "−log σ(β·h), not −log σ(h/β).", lambda pc, pr, rc, rr, beta: -F.logsigmoid(h(pc, pr, rc, rr) / beta)),
-        Mistake("log(sigmoid(x)) overflows for very negative x; use F.logsigmoid.",
+        Mistake("log(sigmoid(x)) underflows to −inf for very negative x (sigmoid rounds to 0); use F.logsigmoid.",
                 lambda pc, pr, rc, rr, beta: -torch.log(torch.sigmoid(beta * h(pc, pr, rc, rr)))),
         Mistake("the reference log-probs are *subtracted*: log π/π_ref = logp − ref_logp.",
                 lambda pc, pr, rc, rr, beta: -F.logsigmoid(beta * ((pc + rc) - (pr + rr)))),
