@@ -539,3 +539,17 @@ def test_canvas_png_decodes_to_the_canvas_pixels():
     png = canvas_png(explorer.canvas)
     assert png.startswith(PNG_SIGNATURE) and bytes(explorer._image.value) == png
     np.testing.assert_array_equal(_pixels(png), rgba[:, :, :3])      # Pillow reads back the same pixels
+
+
+def test_labeller_has_a_static_html_view_of_the_pair_on_show_escaped():
+    from rlft_core.widgets import PreferenceLabeller
+    ui = PreferenceLabeller(["<script>alert(1)</script> great", "second a"], ["fine", "second b"],
+                            prompts=["phone", "laptop"])
+    bundle = ui._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle      # the live widget stays first
+    page = bundle["text/html"]
+    assert "&lt;script&gt;" in page and "<script>" not in page and "phone" in page and "fine" in page
+    ui.label("B")
+    assert "second a" in ui.static_html() and "laptop" in ui.static_html() and "1 labelled" in ui.static_html()
+    ui.label("A")
+    assert "Done" in ui.static_html() and "2 pairs labelled" in ui.static_html()

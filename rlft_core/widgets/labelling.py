@@ -13,6 +13,7 @@ observation dimension over time). Buttons can be pressed from code: ``ui.buttons
 """
 from __future__ import annotations
 
+import base64
 import html
 
 import ipywidgets as widgets
@@ -166,8 +167,33 @@ class PreferenceLabeller:
         return PairDataset.from_pairs(encoded[0], encoded[1], prompts=encoded[2] if prompts else None,
                                       pad_value=pad_value, tie=tie)
 
+    def static_html(self) -> str:
+        """The pair on show and the progress as plain HTML, for pages without live widgets (an
+        exported or offline page, a notebook viewer): what a student would see, minus the buttons."""
+        if self.done:
+            body = f"<p><b>Done:</b> {len(self.labels)} pairs labelled.</p>"
+        else:
+            i = self.position
+            sides = []
+            for side, items in (("A", self.items_a), ("B", self.items_b)):
+                item = items[i]
+                if isinstance(item, str):
+                    view = f"<pre style='white-space: pre-wrap; margin: 0'>{html.escape(item)}</pre>"
+                else:
+                    figure, (ax,) = new_figure(1, 1, (3.6, 2.2))
+                    self.render(item, ax)
+                    png = base64.b64encode(figure_png(figure, dpi=72)).decode("ascii")
+                    view = f"<img src='data:image/png;base64,{png}' style='max-width: 100%'>"
+                sides.append(f"<td style='border: 1px solid #ccc; padding: 4px; vertical-align: top'>"
+                             f"<b>{side}</b><br>{view}</td>")
+            prompt = "" if self.prompts is None else f"<b>Prompt:</b> {html.escape(str(self.prompts[i]))}<br>"
+            body = f"<p>{prompt}Which one is better?</p><table><tr>{''.join(sides)}</tr></table>"
+        return (f"<div class='rlft-labeller'>{body}<p><i>{html.escape(self._status.value)} — the A / B / Tie / "
+                f"Skip buttons work when the notebook runs in JupyterLab.</i></p></div>")
+
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return self.widget._repr_mimebundle_()
+        # The widget for JupyterLab; a static picture of the same state for pages without widgets.
+        return {**self.widget._repr_mimebundle_(), "text/html": self.static_html()}
 
     def __repr__(self) -> str:
         return f"PreferenceLabeller({len(self.items_a)} pairs, {len(self.labels)} labelled)"
