@@ -50,7 +50,10 @@ def build_course(course_dir: Path, assignments: dict[str, list[Path]]) -> None:
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
         for notebook in notebooks:
-            shutil.copy(notebook, target / notebook.name)
+            nb = nbformat.read(notebook, as_version=4)
+            # speaker notes are instructor material: nbgrader would release them to the students
+            nb.cells = [cell for cell in nb.cells if cell.metadata.get("slideshow", {}).get("slide_type") != "notes"]
+            nbformat.write(nb, target / notebook.name)
 
 
 def nbgrader_api(course_dir: Path):
