@@ -29,7 +29,7 @@ def test_notebook_09_runs_without_the_compare_extra_and_says_how_to_add_it():
                    resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     comparison = [cell for cell in code if cell.source.startswith("%%needs_compare_extra")]
-    assert len(comparison) == 8
+    assert len(comparison) >= 8                   # the SB3, TRL and TensorBoard cells (9.3, 9.5, 9.6, exercise 9)
     for cell in comparison:
         assert _text(cell).startswith("Skipped: this cell needs stable-baselines3, trl, transformers, tensorboard")
         assert 'pip install -e ".[compare]"' in _text(cell) and "make test" in _text(cell)
