@@ -169,6 +169,16 @@ def test_choose_picks_student_only_when_passed():
     assert ex.choose(False, student, reference) is reference
 
 
+def test_choose_names_a_lambda_reference_by_the_students_function(capsys):
+    def my_k3(logp, ref_logp):
+        raise NotImplementedError
+    ex.choose(False, my_k3, lambda logp, ref_logp: logp)
+    out = capsys.readouterr().out
+    assert "the package's version of my_k3" in out and "<lambda>" not in out
+    ex.choose(False, my_k3, abs)
+    assert "the reference abs" in capsys.readouterr().out
+
+
 def test_checker_accepts_dicts_of_tensors_as_inputs_and_sees_their_mutation(capsys):
     def ref(batch):
         return batch["x"] * 2

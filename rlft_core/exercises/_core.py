@@ -291,9 +291,11 @@ def _matching_hint(mistakes, case: Case, got, student_output=None, cases=(), ref
 
 def choose(passed: bool, student_fn, reference_fn):
     """The student's function when its check passed, the reference otherwise (and say which)."""
-    name = getattr(reference_fn, "__name__", "reference")
+    name = getattr(reference_fn, "__name__", "<lambda>")
+    reference = (f"the package's version of {getattr(student_fn, '__name__', 'your function')}"
+                 if name == "<lambda>" else f"the reference {name}")     # a lambda has no name to show
     if passed:
         print(f"Using your {getattr(student_fn, '__name__', name)} from here on.")
         return student_fn
-    print(f"Using the reference {name} from here on (your version has not passed its check yet).")
+    print(f"Using {reference} from here on (your version has not passed its check yet).")
     return reference_fn
