@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from . import arithmetic as task
-from ._validate import check_positive, check_range
+from ._validate import check_instance, check_positive, check_range
 from .grpo import KL_ESTIMATORS, LOSS_TYPES, group_advantages, grpo_loss, kl_estimate, rloo_advantages
 from .rlhf import SFTConfig, _positive_ints, _progress, train_sft
 from .tiny_lm import generate, token_logprobs
@@ -114,6 +114,17 @@ def sample_groups(model, problems, prompts_per_step, num_generations, generator,
     return batch_problems, sequences, mask[:, task.PROMPT_LENGTH:], rewards
 
 
+def _begin(model, test_problems, config, callback, seed: int):
+    """What both trainers start with: seeded generators, the evaluation set, and the step-0 record
+    (the SFT model's accuracy) already handed to ``callback``."""
+    seed_everything(seed)
+    eval_set = list(test_problems)[:config.eval_problems]
+    history = [{"step": 0, "time": 0.0, **evaluate(model, eval_set, config.eval_samples)}]
+    if callback is not None:
+        callback(history[0])
+    return torch.Generator().manual_seed(seed), eval_set, history
+
+
 def train_grpo(model, problems, test_problems, config: GRPOConfig | None = None, ref_model=None,
                callback=None, seed: int = 0, progress: bool = False) -> list[dict]:
     r"""Train ``model`` in place with GRPO / RLOO / REINFORCE on the exact-match reward.
@@ -128,21 +139,15 @@ def train_grpo(model, problems, test_problems, config: GRPOConfig | None = None,
     returning True stops.
     """
     config = config or GRPOConfig()
-    if not isinstance(config, GRPOConfig):
-        raise ValueError(f"config must be a GRPOConfig, got {type(config).__name__}")
+    check_instance("config", config, GRPOConfig)
     if len(problems) == 0 or len(test_problems) == 0:
         raise ValueError("problems and test_problems must be non-empty lists of (a, b) pairs")
-    seed_everything(seed)
-    generator = torch.Generator().manual_seed(seed)
+    generator, eval_set, history = _begin(model, test_problems, config, callback, seed)
     ref_model = copy.deepcopy(model) if ref_model is None else ref_model
     ref_model.eval()                                   # used under no_grad only; its flags stay as they are
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
-    eval_set = list(test_problems)[:config.eval_problems]
     G, start = config.num_generations, task.PROMPT_LENGTH
     bar = _progress(progress, config.steps, f"GRPO ({config.advantage})")
-    history = [{"step": 0, "time": 0.0, **evaluate(model, eval_set, config.eval_samples)}]
-    if callback is not None:
-        callback(history[0])
     train_seconds = 0.0
     for step in range(1, config.steps + 1):
         tic = time.perf_counter()
@@ -220,15 +225,9 @@ def expert_iteration(model, problems, test_problems, config: ExpertIterationConf
     steps), ``kept`` (correct samples), ``time``, ``greedy_accuracy`` and ``pass_at_1``.
     """
     config = config or ExpertIterationConfig()
-    if not isinstance(config, ExpertIterationConfig):
-        raise ValueError(f"config must be an ExpertIterationConfig, got {type(config).__name__}")
-    seed_everything(seed)
-    generator = torch.Generator().manual_seed(seed)
-    eval_set = list(test_problems)[:config.eval_problems]
+    check_instance("config", config, ExpertIterationConfig)
+    generator, eval_set, history = _begin(model, test_problems, config, callback, seed)
     bar = _progress(progress, config.rounds, "expert iteration")
-    history = [{"step": 0, "time": 0.0, **evaluate(model, eval_set, config.eval_samples)}]
-    if callback is not None:
-        callback(history[0])
     train_seconds = 0.0
     for round_index in range(1, config.rounds + 1):
         tic = time.perf_counter()
