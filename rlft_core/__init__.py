@@ -32,13 +32,15 @@ Critic-free RL on verifiable rewards
 Course machinery
     ``widgets``        explorers, live plots, labelling UI;  ``exercises``  checkers and hints
     ``utils``          seeding, ``show_source``, ``doctor``;  ``_validate``  argument checks
+    ``i18n``           ``set_language("zh")``: messages, hints, widget labels and quizzes in Chinese
 """
 import importlib
 
+from .i18n import get_language, set_language
 from .utils import doctor, seed_everything, show_source
 
 __version__ = "0.1.0"
-__all__ = ["doctor", "seed_everything", "show_source"]
+__all__ = ["doctor", "get_language", "seed_everything", "set_language", "show_source"]
 
 
 def __getattr__(name):
