@@ -104,7 +104,8 @@ def translate(solution, entries: dict):
             cells.append(nbformat.v4.new_code_cell(LANGUAGE_CELL, id=LANGUAGE_CELL_ID,
                                                    metadata={"slideshow": {"slide_type": "skip"}}))
         if cell.cell_type == "markdown" and state(cell, entries) == "ok":
-            cell.source = entries[cell.id]["zh"].rstrip("\n")
+            # zh/solutions is one folder deeper than solutions/: links out of it climb one more level
+            cell.source = entries[cell.id]["zh"].rstrip("\n").replace("](../", "](../../")
         cells.append(cell)
     notebook.cells = cells
     notebook.metadata.setdefault("rlft", {})["language"] = "zh"
