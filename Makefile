@@ -35,9 +35,11 @@ setup: $(STAMP)
 
 setup-test: $(STAMP_TEST)
 
-# Token authentication stays on; JupyterLab binds to localhost only.
+# Token authentication stays on; JupyterLab binds to localhost only. `make lab LANG=zh` opens the
+# Chinese edition, zh/chapters (`LANG=zh` is no locale, so JupyterLab then runs under C.UTF-8).
+EDITION := $(if $(filter zh,$(LANG)),zh/chapters,chapters)
 lab: setup
-	$(PY) -m jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,) chapters/00_start_here.ipynb
+	$(if $(filter zh,$(LANG)),LANG=C.UTF-8,) $(PY) -m jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,) $(EDITION)/00_start_here.ipynb
 
 # Two workers (one per core); --dist loadfile keeps each notebook's cells in one kernel.
 test: setup-test chromium
@@ -71,10 +73,11 @@ unit-fast: setup-test
 notebooks: setup-test
 	$(PY) -m pytest -q -n 2 --dist loadfile --nbval-lax chapters solutions
 
-# Authoring: regenerate chapters/ from solutions/ (never overwrites a student's edited exercise;
-# FORCE=1 does).
+# Authoring: regenerate chapters/ from solutions/, and the Chinese edition zh/solutions + zh/chapters
+# from solutions/ and zh/translations/ (never overwrites a student's edited exercise; FORCE=1 does).
 chapters: setup
 	$(PY) tools/make_chapters.py $(if $(FORCE),--force,)
+	$(PY) tools/zh_edition.py $(if $(FORCE),--force,)
 
 # Classroom kit, for two audiences: build/instructor/{slides,html} from solutions/ (solved, with
 # speaker notes) and build/student/{slides,html} from chapters/ (no solution, no hidden test, no

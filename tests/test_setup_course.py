@@ -92,10 +92,10 @@ def test_the_torch_step_prints_its_route_and_the_command_for_each_case():
         assert lines[0].startswith("torch 2.13.0")
 
 
-def _make_steps(target: str, venv: Path) -> list[list[str]]:
+def _make_steps(target: str, venv: Path, *variables: str) -> list[list[str]]:
     """The commands `make -n` prints for ``target`` with a fresh virtual environment, as comparable steps."""
-    out = subprocess.run(["make", "-n", target, f"VENV={venv}", "PYTHON=python3"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60, check=True).stdout
+    out = subprocess.run(["make", "-n", target, f"VENV={venv}", "PYTHON=python3", *variables], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60, check=True).stdout
     steps = []
     for line in out.splitlines():
         if line.startswith("test -x") and "-m venv" in line:
@@ -104,14 +104,14 @@ def _make_steps(target: str, venv: Path) -> list[list[str]]:
             steps.append(["lab-settings", line.split()[-1]])
         elif "tools/setup_course.py torch" in line:
             steps.append(["torch"])
-        elif line.startswith(str(venv)):
-            steps.append(shlex.split(line))
+        elif line.removeprefix("LANG=C.UTF-8 ").startswith(str(venv)):
+            steps.append(shlex.split(line.removeprefix("LANG=C.UTF-8 ")))
     return steps
 
 
-def _script_steps(target: str, venv: Path, reachable: bool) -> list[list[str]]:
+def _script_steps(target: str, venv: Path, reachable: bool, language: str = "en") -> list[list[str]]:
     steps = []
-    for step in setup_course.plan(target, venv, "Linux", reachable, as_root=os.geteuid() == 0):
+    for step in setup_course.plan(target, venv, "Linux", reachable, as_root=os.geteuid() == 0, language=language):
         if step[1:3] == ["-m", "venv"]:
             steps.append(["venv", step[3]])
         elif step[0] == "apply-lab-settings":
@@ -132,6 +132,14 @@ def test_the_dry_run_of_lab_and_test_matches_the_makefile(tmp_path, reachable):
     python = str(venv / "bin/python")
     assert [s for s in _make_steps("lab", venv) if "-e" in s] == [[python, "-m", "pip", "install", "--quiet", "-e", "."]]
     assert [python, "-m", "pip", "install", "--quiet", "-e", ".[dev,bench,compare]"] in _make_steps("test", venv)
+
+
+def test_zh_make_lab_lang_zh_opens_the_chinese_edition_like_the_script(tmp_path):
+    venv = tmp_path / "venv"
+    make_steps = _make_steps("lab", venv, "LANG=zh")
+    assert make_steps == _script_steps("lab", venv, True, language="zh")
+    assert make_steps[-1][-1] == "zh/chapters/00_start_here.ipynb" and (ROOT / make_steps[-1][-1]).exists()
+    assert _make_steps("lab", venv, "LANG=en_US.UTF-8")[-1][-1] == "chapters/00_start_here.ipynb"
 
 
 def test_lab_settings_merge_into_existing_overrides(tmp_path):

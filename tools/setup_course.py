@@ -1,6 +1,7 @@
 """Set the course up without make (Windows, or anywhere): the steps of `make lab` and `make test`.
 
     python tools/setup_course.py lab            # .venv, torch (CPU), the course package, JupyterLab setting, open JupyterLab
+    python tools/setup_course.py lab --lang zh  # the same, opening the Chinese edition (zh/chapters): 中文版
     python tools/setup_course.py test           # the same, plus the test/bench/compare extras, then the whole suite
     python tools/setup_course.py torch          # only torch, into the running Python (the Makefile calls this)
     python tools/setup_course.py lab-settings   # only the JupyterLab setting, for the running Python (conda, Binder, a hub)
@@ -37,7 +38,7 @@ PROBE_TIMEOUT = 5                                   # seconds to wait for PyTorc
 OVERRIDES = ROOT / "tools" / "lab-overrides.json"
 TEST_EXTRAS = ".[dev,bench,compare]"
 SUITE = ["-m", "pytest", "-q", "-n", "2", "--dist", "loadfile", "--nbval-lax", "tests", "chapters", "solutions"]
-FIRST_NOTEBOOK = "chapters/00_start_here.ipynb"
+FIRST_NOTEBOOK = {"en": "chapters/00_start_here.ipynb", "zh": "zh/chapters/00_start_here.ipynb"}
 
 
 def cpu_index_reachable(url: str = CPU_INDEX, timeout: float = PROBE_TIMEOUT) -> bool:
@@ -87,7 +88,7 @@ def apply_lab_settings(target: Path) -> dict:
 
 
 def plan(target: str, venv: Path, system: str, reachable: bool, python: str = sys.executable,
-         as_root: bool = False) -> list[list[str]]:
+         as_root: bool = False, language: str = "en") -> list[list[str]]:
     """The commands of ``make <target>`` (lab or test), in order. ``["apply-lab-settings", file]``
     stands for merging the JupyterLab setting into ``file``."""
     if target not in ("lab", "test"):
@@ -100,7 +101,7 @@ def plan(target: str, venv: Path, system: str, reachable: bool, python: str = sy
              ["apply-lab-settings", str(lab_settings_file(venv))]]
     if target == "lab":
         return steps + [[py, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
-                         *(["--allow-root"] if as_root else []), FIRST_NOTEBOOK]]
+                         *(["--allow-root"] if as_root else []), FIRST_NOTEBOOK[language]]]
     return steps + [[py, "-m", "pip", "install", "--quiet", "-e", TEST_EXTRAS], [py, *SUITE]]
 
 
@@ -129,6 +130,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cpu-index", choices=["probe", "reachable", "unreachable"], default="probe",
                         help="whether PyTorch's CPU index is reachable (default: ask it, 5 s timeout)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands without running them")
+    parser.add_argument("--lang", choices=sorted(FIRST_NOTEBOOK), default="en",
+                        help="the edition `lab` opens: en, or zh (中文版, like `make lab LANG=zh`)")
     args = parser.parse_args(argv)
     system = platform.system()
     if args.what == "lab-settings":
@@ -142,7 +145,7 @@ def main(argv=None) -> int:
     venv = args.venv if args.venv.is_absolute() else Path.cwd() / args.venv
     if shutil.which("make") and not args.dry_run:
         print("(make is installed: `make lab` / `make test` run these same steps and skip the done ones)")
-    return run(plan(args.what, venv, system, reachable, as_root=as_root), args.dry_run)
+    return run(plan(args.what, venv, system, reachable, as_root=as_root, language=args.lang), args.dry_run)
 
 
 if __name__ == "__main__":

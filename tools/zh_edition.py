@@ -16,7 +16,8 @@ one cell of their own before the first code cell, ``rlft_core.set_language("zh")
 checker messages, hints, widget labels and ``doctor()`` to Chinese. zh/chapters is made from
 zh/solutions exactly as chapters/ is made from solutions/ (tools/make_chapters.py).
 
-    python tools/zh_edition.py              # write zh/solutions and zh/chapters
+    python tools/zh_edition.py              # write zh/solutions and zh/chapters (keeps a student's edited exercises)
+    python tools/zh_edition.py --force      # overwrite edited zh/chapters too
     python tools/zh_edition.py --check      # exit 1 if zh/ is out of date, or a translation is missing or stale
     python tools/zh_edition.py --status     # per notebook: translated / stale / missing cells
     python tools/zh_edition.py --sync       # add an entry (empty zh) for every new English cell; for an English
@@ -126,7 +127,7 @@ def report(check_only: bool = False) -> dict[str, dict[str, list[str]]]:
     return result
 
 
-def build(check: bool) -> int:
+def build(check: bool, force: bool = False) -> int:
     """Write (or, with ``check``, compare) zh/solutions; then zh/chapters through make_chapters."""
     ZH_SOLUTIONS.mkdir(parents=True, exist_ok=True)
     stale = []
@@ -142,7 +143,7 @@ def build(check: bool) -> int:
         print("zh/solutions is up to date" if not stale else "out of date: " + ", ".join(stale))
     else:
         print(f"wrote {len(stale)} zh/solutions notebook(s)")
-    chapters = make_chapters.main(["--check"] if check else ["--force"],
+    chapters = make_chapters.main(["--check"] if check else ["--force"] if force else [],
                                   solutions_dir=ZH_SOLUTIONS, chapters_dir=ZH_CHAPTERS)
     return 1 if (check and stale) or chapters else 0
 
@@ -176,6 +177,7 @@ def accept(notebook: str, cell_ids: list[str]) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--force", action="store_true", help="overwrite zh/chapters whose exercises were edited")
     parser.add_argument("--status", action="store_true")
     parser.add_argument("--sync", action="store_true")
     parser.add_argument("--accept", nargs="+", metavar=("NOTEBOOK", "CELL_ID"))
@@ -195,7 +197,7 @@ def main(argv=None) -> int:
         if args.status:
             return 0
     incomplete = any(cells["stale"] or cells["missing"] or cells["orphan"] for cells in found.values())
-    return max(build(args.check), 1 if args.check and incomplete else 0)
+    return max(build(args.check, args.force), 1 if args.check and incomplete else 0)
 
 
 if __name__ == "__main__":
