@@ -30,7 +30,7 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Noto Sans CJK JP", "Source Han
 NO_FONT = ("未找到中文字体（CJK font），图中的文字保持英文。安装一个中文字体后重启内核即可显示中文，例如 Debian/Ubuntu："
            "sudo apt-get install fonts-noto-cjk（或 fonts-wqy-microhei）。")
 
-_state = {"language": "en", "cjk_font": None, "sans_serif": None}
+_state = {"language": "en", "cjk_font": None, "sans_serif": None, "family": None}
 
 
 def set_language(language: str) -> None:
@@ -40,15 +40,19 @@ def set_language(language: str) -> None:
     import matplotlib as mpl
     if _state["sans_serif"] is None:
         _state["sans_serif"] = list(mpl.rcParams["font.sans-serif"])
+        _state["family"] = list(mpl.rcParams["font.family"])
     _state["language"], _state["cjk_font"] = language, None
     mpl.rcParams["font.sans-serif"] = list(_state["sans_serif"])
+    mpl.rcParams["font.family"] = list(_state["family"])
     if language == "zh":
         _state["cjk_font"] = cjk_font()
         if _state["cjk_font"] is None:
             print(NO_FONT)
         else:   # Latin glyphs from the usual font, CJK ones from the fallback (matplotlib >= 3.6)
             mpl.rcParams["font.sans-serif"] = [_state["sans_serif"][0], _state["cjk_font"], *_state["sans_serif"][1:]]
-            mpl.rcParams["font.family"] = "sans-serif"
+            # matplotlib falls back glyph by glyph along font.family, where a generic name like
+            # "sans-serif" counts as one font: the CJK font has to be a family of its own there
+            mpl.rcParams["font.family"] = [*_state["family"], _state["cjk_font"]]
 
 
 def get_language() -> str:

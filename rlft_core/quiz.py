@@ -11,7 +11,9 @@ each explanation folded under "Answer".
 
     python -m rlft_core.quiz --gift build/quiz/rlft_course.gift     # make quiz: for Moodle (or any LMS)
 
-The questions, options, answers and explanations live in :mod:`rlft_core.quiz_questions`.
+The questions, options, answers and explanations live in :mod:`rlft_core.quiz_questions`, in English;
+everything a quiz shows passes through :func:`rlft_core.i18n.tr`, so after ``set_language("zh")`` it is
+in Chinese (``--language zh`` exports the Chinese GIFT file).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import html
 import re
 from pathlib import Path
 
+from .i18n import set_language, tr
 from .quiz_questions import QUESTIONS, TITLES, Question
 
 
@@ -30,6 +33,12 @@ def _key(notebook) -> str:
     return key
 
 
+def shown(item: Question) -> Question:
+    """``item`` in the current language (its text, options and explanation through :func:`tr`)."""
+    return item._replace(text=tr(item.text), options=tuple(tr(option) for option in item.options),
+                         explanation=tr(item.explanation))
+
+
 def questions(notebook) -> list[Question]:
     """The questions of one notebook, given as 4, "04" or "04_ppo_math"."""
     return QUESTIONS[_key(notebook)]
@@ -37,17 +46,18 @@ def questions(notebook) -> list[Question]:
 
 class Quiz:
     """The widget for a list of questions. Attributes: ``radios``, ``buttons``, ``feedback`` (one per
-    question), ``checked`` (question index -> was the checked answer right), ``widget``."""
+    question), ``checked`` (question index -> was the checked answer right), ``widget``. ``items`` are
+    the questions as given (English); what the widget shows is in the current language."""
 
     def __init__(self, items: list[Question], title: str = ""):
         import ipywidgets as widgets
         self.items, self.title = list(items), title
         self.checked: dict[int, bool] = {}
         self.radios, self.buttons, self.feedback, boxes = [], [], [], []
-        for i, item in enumerate(self.items):
+        for i, item in enumerate(map(shown, self.items)):
             radio = widgets.RadioButtons(options=[(text, k) for k, text in enumerate(item.options)], value=None,
                                          layout=widgets.Layout(width="auto"))
-            button = widgets.Button(description="Check", button_style="info")
+            button = widgets.Button(description=tr("Check"), button_style="info")
             button.on_click(lambda _, i=i: self.check(i))
             feedback = widgets.HTML()
             self.radios.append(radio)
@@ -64,14 +74,14 @@ class Quiz:
     def check(self, index: int) -> bool | None:
         """Judge the selected option of question ``index``; show the verdict and the explanation.
         None (and a reminder) when nothing is selected yet."""
-        item, chosen = self.items[index], self.radios[index].value
+        item, chosen = shown(self.items[index]), self.radios[index].value
         if chosen is None:
-            self.feedback[index].value = "<i>Pick an option first.</i>"
+            self.feedback[index].value = tr("<i>Pick an option first.</i>")
             return None
         right = chosen == item.answer
         self.checked[index] = right
-        verdict = ("✅ Right." if right else
-                   f"❌ Not quite: the answer is “{html.escape(item.options[item.answer])}”.")
+        verdict = (tr("✅ Right.") if right else
+                   tr("❌ Not quite: the answer is “{answer}”.", answer=html.escape(item.options[item.answer])))
         self.feedback[index].value = f"{verdict} {html.escape(item.explanation)}"
         return right
 
@@ -82,7 +92,7 @@ class Quiz:
     def text(self) -> str:
         """The questions and options as plain text (no answers)."""
         lines = [self.title] if self.title else []
-        for i, item in enumerate(self.items):
+        for i, item in enumerate(map(shown, self.items)):
             lines.append(f"{i + 1}. {item.text}")
             lines += [f"   ({'abcdefgh'[k]}) {option}" for k, option in enumerate(item.options)]
         return "\n".join(lines)
@@ -90,11 +100,12 @@ class Quiz:
     def html(self) -> str:
         """The questions for a static page, each explanation folded under "Answer"."""
         parts = [f"<h4>{html.escape(self.title)}</h4>"] if self.title else []
-        for i, item in enumerate(self.items):
+        for i, item in enumerate(map(shown, self.items)):
             options = "".join(f"<li>{html.escape(o)}</li>" for o in item.options)
+            answer = tr("({letter}) {option}. {explanation}", letter="abcdefgh"[item.answer],
+                        option=html.escape(item.options[item.answer]), explanation=html.escape(item.explanation))
             parts.append(f"<p><b>{i + 1}. {html.escape(item.text)}</b></p><ol type='a'>{options}</ol>"
-                         f"<details><summary>Answer</summary><p>({'abcdefgh'[item.answer]}) "
-                         f"{html.escape(item.options[item.answer])}. {html.escape(item.explanation)}</p></details>")
+                         f"<details><summary>{tr('Answer')}</summary><p>{answer}</p></details>")
         return "<div class='rlft-quiz'>" + "".join(parts) + "</div>"
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -109,7 +120,7 @@ class Quiz:
 def quiz(notebook) -> Quiz:
     """The end-of-notebook quiz of ``notebook`` (4, "04" or "04_ppo_math")."""
     key = _key(notebook)
-    return Quiz(QUESTIONS[key], title=f"Check your understanding · {TITLES[key]}")
+    return Quiz(QUESTIONS[key], title=tr("Check your understanding · {title}", title=tr(TITLES[key])))
 
 
 # ---------------------------------------------------------------- Moodle GIFT export
@@ -124,12 +135,13 @@ def gift_escape(text: str) -> str:
 
 def to_gift(all_questions: dict[str, list[Question]] = QUESTIONS, course: str = "rlft_course") -> str:
     """Every question as a Moodle GIFT multiple-choice question, one category per notebook; the
-    explanation is the question's general feedback (shown after an attempt)."""
+    explanation is the question's general feedback (shown after an attempt). In the current language."""
     blocks = []
     for key in sorted(all_questions):
         title = TITLES.get(key, key)
+        title = tr(title)
         blocks.append(f"// notebook {key}: {title}\n$CATEGORY: $course$/top/{course}/{key} {title.replace(':', ' -')}")
-        for n, item in enumerate(all_questions[key], start=1):
+        for n, item in enumerate(map(shown, all_questions[key]), start=1):
             options = "\n".join(("=" if k == item.answer else "~") + gift_escape(option)
                                 for k, option in enumerate(item.options))
             blocks.append(f"::{key}-{n}::[plain]{gift_escape(item.text)} {{\n{options}\n"
@@ -140,11 +152,15 @@ def to_gift(all_questions: dict[str, list[Question]] = QUESTIONS, course: str = 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Export the course's multiple-choice questions.")
     parser.add_argument("--gift", type=Path, required=True, help="output file (Moodle GIFT format)")
+    parser.add_argument("--language", choices=("en", "zh"), default="en", help="language of the questions")
     args = parser.parse_args(argv)
+    if args.language != "en":
+        set_language(args.language)
     args.gift.parent.mkdir(parents=True, exist_ok=True)
     args.gift.write_text(to_gift(), encoding="utf-8")
     count = sum(len(items) for items in QUESTIONS.values())
-    print(f"wrote {count} questions from {len(QUESTIONS)} notebooks to {args.gift}")
+    print(tr("wrote {count} questions from {notebooks} notebooks to {path}", count=count,
+             notebooks=len(QUESTIONS), path=args.gift))
     return 0
 
 

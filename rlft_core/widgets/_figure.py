@@ -34,6 +34,8 @@ from matplotlib.figure import Figure
 import numpy as np
 import torch
 
+from ..i18n import tr
+
 
 def new_figure(nrows: int, ncols: int, figsize, layout="constrained", dpi: int = 80):
     """A pyplot-free figure (Agg canvas) and its axes (``axes`` always a flat list)."""
@@ -186,7 +188,7 @@ class FigureWidget:
         try:
             self.redraw()
         except Exception as error:                  # a callback's error would otherwise vanish
-            self._caption.value = f"<b>redraw failed:</b> {html.escape(repr(error))}"
+            self._caption.value = tr("<b>redraw failed:</b> {error}", error=html.escape(repr(error)))
 
     # -- drawing ---------------------------------------------------------------------------------
     def value(self, name: str):

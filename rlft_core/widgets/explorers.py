@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .._validate import as_array, check_finite, check_range
+from ..i18n import tr, tr_plot
 from ..ppo_losses import clip_fraction, clipped_surrogate_loss
 from ..returns import gae
 from ._figure import FigureWidget, new_figure, nice_limits
@@ -59,7 +60,7 @@ class ClippingExplorer(FigureWidget):
         self.ratio = np.linspace(1e-3, self.r_max, 501)       # the x grid of the curves
         controls = {
             "eps": widgets.FloatSlider(value=clip_eps, min=0.01, max=0.9, step=0.01, description="ε"),
-            "adv": widgets.FloatSlider(value=adv, min=-2.0, max=2.0, step=0.1, description="advantage Â"),
+            "adv": widgets.FloatSlider(value=adv, min=-2.0, max=2.0, step=0.1, description=tr("advantage Â")),
         }
         figure, axes = new_figure(1, 1 if self.ratios is None else 2,
                                   (5.5, 3.6) if self.ratios is None else (10, 3.6))
@@ -67,13 +68,13 @@ class ClippingExplorer(FigureWidget):
 
     def _build(self):
         ax = self.axes[0]
-        (self._unclipped,) = ax.plot([], [], "--", color="0.5", label="unclipped  r·Â")
-        (self._clipped,) = ax.plot([], [], color="C0", lw=2.5, label="clipped  min(r·Â, clip(r)·Â)")
-        self._flat = ax.axvspan(0, 1, color="C3", alpha=0.15, label="flat: zero gradient")
+        (self._unclipped,) = ax.plot([], [], "--", color="0.5", label=tr_plot("unclipped  r·Â"))
+        (self._clipped,) = ax.plot([], [], color="C0", lw=2.5, label=tr_plot("clipped  min(r·Â, clip(r)·Â)"))
+        self._flat = ax.axvspan(0, 1, color="C3", alpha=0.15, label=tr_plot("flat: zero gradient"))
         self._edges = [ax.axvline(1, color="0.3", lw=0.8, ls=":") for _ in range(2)]
         # Titles stay fixed and the numbers go to the caption: text is the largest cost of a redraw.
-        ax.set(xlabel="ratio r = π_new / π_old", ylabel="objective (maximised)", xlim=(0, self.ratio[-1]),
-               title="one sample's objective (dotted: 1 ± ε)")
+        ax.set(xlabel=tr_plot("ratio r = π_new / π_old"), ylabel=tr_plot("objective (maximised)"),
+               xlim=(0, self.ratio[-1]), title=tr_plot("one sample's objective (dotted: 1 ± ε)"))
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
         self.dynamic = [self._unclipped, self._clipped, self._flat, *self._edges]
         if self.ratios is not None:
@@ -82,8 +83,8 @@ class ClippingExplorer(FigureWidget):
             self.hist_counts, self.hist_edges = counts, edges
             ax.stairs(counts, edges, fill=True, alpha=0.6)
             self._clipped_spans = [ax.axvspan(0, 1, color="0.5", alpha=0.15) for _ in range(2)]
-            ax.set(xlabel="ratio r", ylabel="count", xlim=(0, edges[-1]),
-                   title=f"the batch's {self.ratios.size} ratios (grey: clipped)")
+            ax.set(xlabel=tr_plot("ratio r"), ylabel=tr_plot("count"), xlim=(0, edges[-1]),
+                   title=tr_plot("the batch's {n} ratios (grey: clipped)", n=self.ratios.size))
             self.dynamic += self._clipped_spans
 
     def curves(self, eps, adv):
@@ -120,10 +121,11 @@ class ClippingExplorer(FigureWidget):
         reach = max(abs(adv), 0.5) * ratio[-1]                  # the unclipped line's range
         ax.set_ylim(nice_limits(min(0.0, adv * ratio[-1], -0.05 * reach), max(0.0, adv * ratio[-1], 0.05 * reach),
                                 ax.get_ylim()))
-        where = ("none: Â = 0 gives no gradient at all" if adv == 0 else
-                 f"r > {1 + eps:.2f} (Â > 0: the update already made this action more likely enough)"
-                 if adv > 0 else f"r < {1 - eps:.2f} (Â < 0: already made less likely enough)")
-        caption = f"ε = {eps:.2f}, Â = {adv:+.1f}. Flat region, where this sample's gradient is zero: {where}."
+        where = (tr("none: Â = 0 gives no gradient at all") if adv == 0 else
+                 tr("r > {edge:.2f} (Â > 0: the update already made this action more likely enough)", edge=1 + eps)
+                 if adv > 0 else tr("r < {edge:.2f} (Â < 0: already made less likely enough)", edge=1 - eps))
+        caption = tr("ε = {eps:.2f}, Â = {adv:+.1f}. Flat region, where this sample's gradient is zero: {where}.",
+                     eps=eps, adv=adv, where=where)
         if self.ratios is not None:
             caption += self._draw_batch(eps)
         self.set_caption(caption)
@@ -137,12 +139,12 @@ class ClippingExplorer(FigureWidget):
         below.set_width(1 - eps)
         above.set_x(1 + eps)
         above.set_width(self.hist_edges[-1] - (1 + eps))
-        text = f"<br>Batch of {ratios.size}: clip fraction <b>{frac:.3f}</b>"
-        if self.batch_adv is not None:
-            zero_grad = ((self.batch_adv > 0) & (ratios > 1 + eps)) | ((self.batch_adv < 0) & (ratios < 1 - eps))
-            self.data["zero_gradient_fraction"] = float(zero_grad.mean())
-            text += f", zero-gradient fraction <b>{zero_grad.mean():.3f}</b>"
-        return text + "."
+        if self.batch_adv is None:
+            return tr("<br>Batch of {n}: clip fraction <b>{clip:.3f}</b>.", n=ratios.size, clip=frac)
+        zero_grad = ((self.batch_adv > 0) & (ratios > 1 + eps)) | ((self.batch_adv < 0) & (ratios < 1 - eps))
+        self.data["zero_gradient_fraction"] = float(zero_grad.mean())
+        return tr("<br>Batch of {n}: clip fraction <b>{clip:.3f}</b>, zero-gradient fraction <b>{zero:.3f}</b>.",
+                  n=ratios.size, clip=frac, zero=zero_grad.mean())
 
 
 def clipping_explorer(ratios=None, advantages=None, clip_eps: float = 0.2, adv: float = 1.0):
@@ -179,7 +181,7 @@ class GAEExplorer(FigureWidget):
         controls = {
             "gamma": widgets.FloatSlider(value=gamma, min=0.0, max=1.0, step=0.01, description="γ"),
             "lam": widgets.FloatSlider(value=lam, min=0.0, max=1.0, step=0.05, description="λ"),
-            "bootstrap": widgets.Checkbox(value=True, description="bootstrap γ·V(final) at truncation"),
+            "bootstrap": widgets.Checkbox(value=True, description=tr("bootstrap γ·V(final) at truncation")),
         }
         figure, axes = new_figure(2, 1, (9, 5.2))
         super().__init__(controls, figure, axes)
@@ -205,21 +207,21 @@ class GAEExplorer(FigureWidget):
         steps = np.arange(len(traj["rewards"]))
         for ax in (top, bottom):
             for t in np.flatnonzero(traj["terminated"]):
-                ax.axvline(t + 0.5, color="C3", lw=1.5, label="termination" if ax is top else None)
+                ax.axvline(t + 0.5, color="C3", lw=1.5, label=tr_plot("termination") if ax is top else None)
             for t in np.flatnonzero(traj["truncated"]):
-                ax.axvline(t + 0.5, color="C1", lw=1.5, ls="--", label="truncation" if ax is top else None)
+                ax.axvline(t + 0.5, color="C1", lw=1.5, ls="--", label=tr_plot("truncation") if ax is top else None)
             ax.set_xlim(-1, len(steps))
-        top.stairs(traj["rewards"], np.append(steps, len(steps)) - 0.4, fill=True, color="0.75", label="reward r_t")
-        top.plot(steps, traj["values"], color="C0", label="value V(s_t)")
-        (self._returns,) = top.plot(steps, steps * 0.0, color="C2", lw=1, label="λ-return (value target)")
-        top.set(ylabel="reward / value", title="one trajectory: rewards, values and value targets")
+        top.stairs(traj["rewards"], np.append(steps, len(steps)) - 0.4, fill=True, color="0.75", label=tr_plot("reward r_t"))
+        top.plot(steps, traj["values"], color="C0", label=tr_plot("value V(s_t)"))
+        (self._returns,) = top.plot(steps, steps * 0.0, color="C2", lw=1, label=tr_plot("λ-return (value target)"))
+        top.set(ylabel=tr_plot("reward / value"), title=tr_plot("one trajectory: rewards, values and value targets"))
         top.legend(fontsize=7, ncol=5, loc="lower left")
         bottom.axhline(0, color="0.6", lw=0.8)
-        (self._td,) = bottom.plot(steps, steps * 0.0, "o", ms=3, color="C4", label="TD error δ_t")
-        (self._adv,) = bottom.plot(steps, steps * 0.0, color="C3", lw=2, label="GAE advantage Â_t")
+        (self._td,) = bottom.plot(steps, steps * 0.0, "o", ms=3, color="C4", label=tr_plot("TD error δ_t"))
+        (self._adv,) = bottom.plot(steps, steps * 0.0, color="C3", lw=2, label=tr_plot("GAE advantage Â_t"))
         (self._adv_other,) = bottom.plot(steps, steps * 0.0, color="C1", lw=1, alpha=0.6,
-                                         label="Â_t with the truncation toggle flipped")
-        bottom.set(xlabel="step t", ylabel="advantage")
+                                         label=tr_plot("Â_t with the truncation toggle flipped"))
+        bottom.set(xlabel=tr_plot("step t"), ylabel=tr_plot("advantage"))
         bottom.legend(fontsize=7, ncol=3, loc="lower left")
         self.dynamic = [self._returns, self._td, self._adv, self._adv_other]
 
@@ -245,13 +247,14 @@ class GAEExplorer(FigureWidget):
         low, high = shown.min(), shown.max()
         bottom.set_ylim(nice_limits(low - 0.35 * (high - low), high, bottom.get_ylim()))
         trunc = np.flatnonzero(traj["truncated"])
-        caption = (f"γ = {gamma:.2f}, λ = {lam:.2f}, {'with' if bootstrap else 'without'} bootstrapping "
-                   "at truncation. ")
+        caption = (tr("γ = {gamma:.2f}, λ = {lam:.2f}, with bootstrapping at truncation. ", gamma=gamma, lam=lam)
+                   if bootstrap else
+                   tr("γ = {gamma:.2f}, λ = {lam:.2f}, without bootstrapping at truncation. ", gamma=gamma, lam=lam))
         if trunc.size:
             t = trunc[-1]
-            caption += (f"At the truncated step t = {t}, bootstrapping adds γ·V(final) = "
-                        f"{gamma * traj['final_values'][t]:.2f} to Â; the change decays by γλ per step back. ")
-        self.set_caption(caption + "λ = 0: Â = δ (TD(0)); λ = 1: Â = discounted return − V.")
+            caption += tr("At the truncated step t = {t}, bootstrapping adds γ·V(final) = {bonus:.2f} to Â; the "
+                          "change decays by γλ per step back. ", t=t, bonus=gamma * traj["final_values"][t])
+        self.set_caption(caption + tr("λ = 0: Â = δ (TD(0)); λ = 1: Â = discounted return − V."))
 
 
 def gae_explorer(trajectory=None, gamma: float = 0.99, lam: float = 0.95):

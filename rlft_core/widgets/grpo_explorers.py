@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from .._validate import check_range
+from ..i18n import tr, tr_plot
 from ._figure import FigureWidget, new_figure, nice_limits
 
 GROUP_SIZE = 6
@@ -42,10 +43,10 @@ class GroupAdvantageExplorer(FigureWidget):
         self._bars = {name: list(ax.bar(x + (k - 1) * 0.27, np.zeros(GROUP_SIZE), width=0.27, label=name,
                                         color=f"C{k}"))
                       for k, name in enumerate(("GRPO", "Dr. GRPO", "RLOO"))}
-        (self._rewards,) = ax.plot(x, np.zeros(GROUP_SIZE), "kD", ms=5, label="reward")
+        (self._rewards,) = ax.plot(x, np.zeros(GROUP_SIZE), "kD", ms=5, label=tr_plot("reward"))
         ax.axhline(0, color="0.4", lw=0.8)
-        ax.set(xticks=x, xticklabels=[f"sample {i + 1}" for i in x], ylim=(-3.2, 3.2),
-               title="one prompt, six samples: advantages")
+        ax.set(xticks=x, xticklabels=[tr_plot("sample {i}", i=i + 1) for i in x], ylim=(-3.2, 3.2),
+               title=tr_plot("one prompt, six samples: advantages"))
         ax.legend(fontsize=7, ncol=4, loc="upper right")
         self.dynamic = [*(bar for bars in self._bars.values() for bar in bars), self._rewards]
 
@@ -60,12 +61,12 @@ class GroupAdvantageExplorer(FigureWidget):
                 bar.set_height(float(np.clip(value, -3.2, 3.2)))
         self._rewards.set_ydata(rewards)
         if all_equal:
-            text = ("All six rewards are equal: every advantage is <b>0</b>, so this prompt contributes no "
-                    "gradient at all (DAPO's dynamic sampling drops such groups).")
+            text = tr("All six rewards are equal: every advantage is <b>0</b>, so this prompt contributes no "
+                      "gradient at all (DAPO's dynamic sampling drops such groups).")
         else:
-            text = (f"Group std (Bessel) = {std:.3g}. GRPO divides the centred rewards by it, so a group that "
-                    "is nearly all right or all wrong gets <b>large</b> advantages; Dr. GRPO only centres; RLOO "
-                    "is G/(G−1) = 1.2 × Dr. GRPO here.")
+            text = tr("Group std (Bessel) = {std:.3g}. GRPO divides the centred rewards by it, so a group that "
+                      "is nearly all right or all wrong gets <b>large</b> advantages; Dr. GRPO only centres; RLOO "
+                      "is G/(G−1) = 1.2 × Dr. GRPO here.", std=std)
         self.set_caption(text)
 
 
@@ -103,8 +104,8 @@ class LossAggregationExplorer(FigureWidget):
             check_range(name, value, 1, MAX_TOKENS)
         check_range("max_completion_length", max_completion_length, max(short, long), MAX_TOKENS)
         controls = {
-            "short": widgets.IntSlider(value=short, min=1, max=12, description="short |y|"),
-            "long": widgets.IntSlider(value=long, min=1, max=12, description="long |y|"),
+            "short": widgets.IntSlider(value=short, min=1, max=12, description=tr("short |y|")),
+            "long": widgets.IntSlider(value=long, min=1, max=12, description=tr("long |y|")),
             "max_completion_length": widgets.IntSlider(value=max_completion_length, min=1, max=12,
                                                        description="L_max"),
         }
@@ -117,10 +118,11 @@ class LossAggregationExplorer(FigureWidget):
         for ax, loss_type in zip(self.axes, LOSS_TYPES):
             self._bars[loss_type] = [list(ax.bar(positions + offset, np.zeros(MAX_TOKENS), width=0.4, color=color,
                                                  label=label))
-                                     for offset, color, label in ((-0.2, "C0", "short answer"), (0.2, "C1", "long answer"))]
-            ax.set(title=f"loss_type='{loss_type}'", xlabel="token position", xlim=(-0.7, MAX_TOKENS - 0.3))
+                                     for offset, color, label in ((-0.2, "C0", tr_plot("short answer")),
+                                                                  (0.2, "C1", tr_plot("long answer")))]
+            ax.set(title=f"loss_type='{loss_type}'", xlabel=tr_plot("token position"), xlim=(-0.7, MAX_TOKENS - 0.3))
             ax.legend(fontsize=7)
-        self.axes[0].set_ylabel("gradient weight per token")
+        self.axes[0].set_ylabel(tr_plot("gradient weight per token"))
         self.dynamic = [bar for rows in self._bars.values() for bars in rows for bar in bars]
 
     def _draw(self):
@@ -136,12 +138,13 @@ class LossAggregationExplorer(FigureWidget):
                 for t, bar in enumerate(bars):
                     bar.set_height(float(weights[loss_type][row, t]) if t < lengths[row] else 0.0)
         sums = "; ".join(f"{t}: {totals[t][0]:.3f} vs {totals[t][1]:.3f}" for t in LOSS_TYPES)
-        self.set_caption(
-            f"Total weight of the {lengths[0]}- and the {lengths[1]}-token answer ({sums}). Both answers have "
+        self.set_caption(tr(
+            "Total weight of the {short}- and the {long}-token answer ({sums}). Both answers have "
             "advantage +1. <b>grpo</b> gives each <i>answer</i> the same total weight, so a token "
             "of the short answer counts more; with a negative advantage, a long wrong answer is penalised less per "
             "token, and lengths drift up (Liu et al. 2025). <b>dapo</b> gives every <i>token</i> the same weight; "
-            f"<b>dr_grpo</b> too, divided by the constant B·L_max = {2 * L}, whatever the lengths.")
+            "<b>dr_grpo</b> too, divided by the constant B·L_max = {normaliser}, whatever the lengths.",
+            short=lengths[0], long=lengths[1], sums=sums, normaliser=2 * L))
 
 
 def loss_aggregation_explorer(short: int = 4, long: int = 7, max_completion_length: int = 8):

@@ -19,10 +19,16 @@ import html
 import ipywidgets as widgets
 import numpy as np
 
+from ..i18n import tr, tr_plot
 from ..preferences import PairDataset
 from ._figure import figure_png, new_figure
 
 CHOICES = {"A": "A", "B": "B", "Tie": "tie", "Skip": "skip"}
+
+
+def _button_names() -> dict[str, str]:
+    """What each button says, in the current language (``buttons`` stays keyed by the English name)."""
+    return {"A": "A", "B": "B", "Tie": tr("Tie"), "Skip": tr("Skip"), "Undo": tr("Undo")}
 
 
 def plot_clip(item, ax) -> None:
@@ -31,7 +37,7 @@ def plot_clip(item, ax) -> None:
     clip = clip[:, None] if clip.ndim == 1 else clip
     for d in range(clip.shape[1]):
         ax.plot(clip[:, d], lw=1.2, label=f"obs[{d}]")
-    ax.set(xlabel="step in clip")
+    ax.set(xlabel=tr_plot("step in clip"))
     if clip.shape[1] <= 6:
         ax.legend(fontsize=6, loc="best")
 
@@ -68,8 +74,8 @@ class PreferenceLabeller:
         self.render = plot_clip if render is None else render
         self.encode = encode
         self.history: list[tuple[int, str]] = []
-        self.buttons = {name: widgets.Button(description=name, layout=widgets.Layout(width="80px"))
-                        for name in (*CHOICES, "Undo")}
+        self.buttons = {name: widgets.Button(description=shown, layout=widgets.Layout(width="80px"))
+                        for name, shown in _button_names().items()}
         for name, choice in CHOICES.items():
             self.buttons[name].on_click(lambda _button, choice=choice: self.label(choice))
         self.buttons["Undo"].on_click(lambda _button: self.undo())
@@ -122,21 +128,25 @@ class PreferenceLabeller:
         n = len(self.items_a)
         n_labelled = len(self.labels)
         self._progress.value = self.position
-        self._status.value = (f"{self.position} of {n} pairs seen: {n_labelled} labelled, "
-                              f"{self.position - n_labelled} skipped")
+        self._status.value = tr("{seen} of {n} pairs seen: {labelled} labelled, {skipped} skipped",
+                                seen=self.position, n=n, labelled=n_labelled, skipped=self.position - n_labelled)
         for name in CHOICES:
             self.buttons[name].disabled = self.done
         self.buttons["Undo"].disabled = not self.history
         if self.done:
-            self._prompt.value = f"<b>Done:</b> {n_labelled} pairs labelled. Call <code>.dataset()</code>."
+            self._prompt.value = tr("<b>Done:</b> {n} pairs labelled. Call <code>.dataset()</code>.", n=n_labelled)
             for side in "AB":
                 self._views[side].children = ()
             return
         i = self.position
-        prompt = "" if self.prompts is None else f"<b>Prompt:</b> {html.escape(str(self.prompts[i]))}<br>"
-        self._prompt.value = prompt + "Which one is better?"
+        self._prompt.value = self._prompt_html(i) + tr("Which one is better?")
         for side, items in (("A", self.items_a), ("B", self.items_b)):
             self._views[side].children = (widgets.HTML(f"<b>{side}</b>"), self._item_view(items[i]))
+
+    def _prompt_html(self, i: int) -> str:
+        if self.prompts is None:
+            return ""
+        return tr("<b>Prompt:</b> {prompt}<br>", prompt=html.escape(str(self.prompts[i])))
 
     def pairs(self):
         """``(chosen, rejected, prompts, tie)``: lists of the raw items of the labelled pairs.
@@ -171,7 +181,7 @@ class PreferenceLabeller:
         """The pair on show and the progress as plain HTML, for pages without live widgets (an
         exported or offline page, a notebook viewer): what a student would see, minus the buttons."""
         if self.done:
-            body = f"<p><b>Done:</b> {len(self.labels)} pairs labelled.</p>"
+            body = tr("<p><b>Done:</b> {n} pairs labelled.</p>", n=len(self.labels))
         else:
             i = self.position
             sides = []
@@ -186,10 +196,11 @@ class PreferenceLabeller:
                     view = f"<img src='data:image/png;base64,{png}' style='max-width: 100%'>"
                 sides.append(f"<td style='border: 1px solid #ccc; padding: 4px; vertical-align: top'>"
                              f"<b>{side}</b><br>{view}</td>")
-            prompt = "" if self.prompts is None else f"<b>Prompt:</b> {html.escape(str(self.prompts[i]))}<br>"
-            body = f"<p>{prompt}Which one is better?</p><table><tr>{''.join(sides)}</tr></table>"
-        return (f"<div class='rlft-labeller'>{body}<p><i>{html.escape(self._status.value)} — the A / B / Tie / "
-                f"Skip buttons work when the notebook runs in JupyterLab.</i></p></div>")
+            body = (f"<p>{self._prompt_html(i)}{tr('Which one is better?')}</p>"
+                    f"<table><tr>{''.join(sides)}</tr></table>")
+        note = tr("{status} — the A / B / Tie / Skip buttons work when the notebook runs in JupyterLab.",
+                  status=html.escape(self._status.value))
+        return f"<div class='rlft-labeller'>{body}<p><i>{note}</i></p></div>"
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         # The widget for JupyterLab; a static picture of the same state for pages without widgets.

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .._validate import check_range
+from ..i18n import tr, tr_plot
 from ._figure import figure_png, in_kernel, new_figure
 
 
@@ -51,6 +52,8 @@ class LivePlot:
         min_interval: minimum seconds between two redraws.
         total: if given, show a ``tqdm.auto`` progress bar up to ``total`` (in units of ``x``).
         title: figure title. max_overhead: fraction of wall time drawing may take (default 0.1).
+        titles: optional ``{panel title: title shown}`` (the presets pass their titles in the
+            current language); other panels show their title through :func:`rlft_core.i18n.tr_plot`.
         display: show the figure in the notebook; default: only inside a Jupyter kernel.
 
     Calling it with a record returns None, so it never asks a training loop to stop.
@@ -59,7 +62,7 @@ class LivePlot:
     """
 
     def __init__(self, panels, x="step", min_interval: float = 0.5, total=None, title=None,
-                 max_overhead: float = 0.1, display=None, ncols: int = 3):
+                 max_overhead: float = 0.1, display=None, ncols: int = 3, titles=None):
         if not isinstance(panels, Mapping) or not panels:
             raise ValueError("panels must be a non-empty dict {panel title: [record keys]}")
         self.panels = {str(t): [keys] if isinstance(keys, str) else list(keys) for t, keys in panels.items()}
@@ -101,6 +104,7 @@ class LivePlot:
         for ax in axes[len(self.panels):]:
             ax.set_visible(False)
         self.axes = dict(zip(self.panels, axes))
+        self.titles = {panel: (titles or {}).get(panel) or tr_plot(panel) for panel in self.panels}   # as shown
         self._lines = {}
         self._legend_keys = {}
         for i, (panel, keys) in enumerate(self.panels.items()):
@@ -109,7 +113,7 @@ class LivePlot:
                 (self._lines[panel, key],) = ax.plot([], [], label=key)
             # Text is most of a draw's cost: few ticks, and the title and x label placed once, so
             # that matplotlib does not measure every tick label to place them at each draw.
-            ax.set_title(panel, y=1.0)
+            ax.set_title(self.titles[panel], y=1.0)
             ax.locator_params(nbins=4)
             ax.yaxis.set_label_coords(-0.15, 0.5)
             if i + ncols >= len(self.panels):           # the x label under the bottom panels only
@@ -123,27 +127,33 @@ class LivePlot:
         panels = {"Return": ["episode_returns", "mean_return"], "Clip fraction": ["clip_fraction"],
                   "Approx KL": ["approx_kl"], "Entropy": ["entropy"],
                   "Explained variance": ["explained_variance"], "Losses": ["policy_loss", "value_loss"]}
-        return cls(panels, **{"x": "global_step", **kwargs})
+        titles = {"Return": tr_plot("Return"), "Clip fraction": tr_plot("Clip fraction"),
+                  "Approx KL": tr_plot("Approx KL"), "Entropy": tr_plot("Entropy"),
+                  "Explained variance": tr_plot("Explained variance"), "Losses": tr_plot("Losses")}
+        return cls(panels, **{"x": "global_step", "titles": titles, **kwargs})
 
     @classmethod
     def for_reward_model(cls, **kwargs) -> "LivePlot":
         """Reward-model training, one record per epoch: loss and accuracy, train and held out."""
         panels = {"Loss": ["train_loss", "test_loss"], "Accuracy": ["train_accuracy", "test_accuracy"]}
-        return cls(panels, **{"x": "epoch", **kwargs})
+        titles = {"Loss": tr_plot("Loss"), "Accuracy": tr_plot("Accuracy")}
+        return cls(panels, **{"x": "epoch", "titles": titles, **kwargs})
 
     @classmethod
     def for_dpo(cls, **kwargs) -> "LivePlot":
         """DPO, one record per step: loss, chosen/rejected implicit rewards, margin, accuracy."""
         panels = {"Loss": ["loss"], "Implicit rewards": ["chosen_reward", "rejected_reward"],
                   "Margin": ["margin"], "Accuracy": ["accuracy"]}
-        return cls(panels, **{"x": "step", "ncols": 4, **kwargs})
+        titles = {"Loss": tr_plot("Loss"), "Implicit rewards": tr_plot("Implicit rewards"),
+                  "Margin": tr_plot("Margin"), "Accuracy": tr_plot("Accuracy")}
+        return cls(panels, **{"x": "step", "ncols": 4, "titles": titles, **kwargs})
 
     @classmethod
     def for_rlhf(cls, **kwargs) -> "LivePlot":
         """RLHF-PPO: true and proxy reward (``proxy_reward``, or ``score`` as ``rlft_core.rlhf_ppo``
         names the reward model's score), and KL to the reference; x is ``step`` or ``iteration``."""
         panels = {"Reward": ["true_reward", "proxy_reward", "score"], "KL(π ‖ π_ref)": ["kl"]}
-        return cls(panels, **{"x": ("step", "iteration"), **kwargs})
+        return cls(panels, **{"x": ("step", "iteration"), "titles": {"Reward": tr_plot("Reward")}, **kwargs})
 
     # -- feeding -----------------------------------------------------------------------------
     def __call__(self, record) -> None:
@@ -180,7 +190,7 @@ class LivePlot:
         self._handle = None           # a new run (or a new cell) gets a new output
         if self.total is not None:
             from tqdm.auto import tqdm
-            self.bar = tqdm(total=self.total, desc=self.title or "training", unit=self.x,
+            self.bar = tqdm(total=self.total, desc=self.title or tr("training"), unit=self.x,
                             mininterval=0.5)            # each refresh is a widget message
         try:
             from IPython import get_ipython
@@ -217,8 +227,8 @@ class LivePlot:
             last = self.records[-1]
             x_key = next((k for k in self.x_keys if k in last), "record")
             last_x = last.get(x_key, len(self.records) - 1)
-            self.figure.suptitle(f"{self.title + ' — ' if self.title else ''}{x_key} = {last_x}, "
-                                 f"{len(self.records)} records", fontsize=9)
+            progress = tr_plot("{x_key} = {x}, {n} records", x_key=x_key, x=last_x, n=len(self.records))
+            self.figure.suptitle(f"{self.title} — {progress}" if self.title else progress, fontsize=9)
         if self.display:
             self._show()
         self.n_draws += 1
@@ -230,7 +240,8 @@ class LivePlot:
     def _show(self) -> None:
         from IPython.display import Image, display
         image = Image(data=figure_png(self.figure, dpi=72),
-                      alt=f"training curves: {', '.join(self.panels)} ({len(self.records)} records)")
+                      alt=tr("training curves: {panels} ({n} records)", panels=", ".join(self.titles.values()),
+                             n=len(self.records)))
         if self._handle is None:
             self._handle = display(image, display_id=True)
         else:

@@ -14,6 +14,7 @@ import html
 import ipywidgets as widgets
 import numpy as np
 
+from ..i18n import tr, tr_plot
 from ._figure import FigureWidget, new_figure
 
 _REQUIRED = ("label", "kl", "proxy", "true")
@@ -56,16 +57,16 @@ class OveroptimizationExplorer(FigureWidget):
 
     def _build(self):
         kl = np.array([r["kl"] for r in self.runs])
-        panels = (("proxy", "proxy reward r_φ (reward model)"), ("true", "true reward r* (hidden human)"))
+        panels = (("proxy", tr_plot("proxy reward r_φ (reward model)")), ("true", tr_plot("true reward r* (hidden human)")))
         self._highlights = []
         for ax, (key, title) in zip(self.axes, panels):
             for j, (name, curve) in enumerate(self.curves.items()):
                 ax.plot(curve["kl"], curve[key], "-", color=f"C{j + 2}", lw=1.2, alpha=0.8, label=name)
             ax.plot(kl, [r[key] for r in self.runs], "o-", color="C0" if key == "proxy" else "C1",
-                    ms=4, lw=1, label="runs")
+                    ms=4, lw=1, label=tr_plot("runs"))
             self._highlights.append(ax.plot([kl[0]], [self.runs[0][key]], "o", ms=12, mfc="none", mec="k", mew=2,
-                                            label="the slider's run")[0])
-            ax.set(xlabel="KL(π ‖ π_ref)  [nats]", title=title)
+                                            label=tr_plot("the slider's run"))[0])
+            ax.set(xlabel=tr_plot("KL(π ‖ π_ref)  [nats]"), title=title)
             ax.legend(fontsize=7)
         if self.title:
             self.figure.suptitle(self.title, fontsize=10)
@@ -80,8 +81,8 @@ class OveroptimizationExplorer(FigureWidget):
                      "proxy": float(run["proxy"]), "true": float(run["true"]),
                      "samples": list(run.get("samples", [])), "run_kl": np.array([r["kl"] for r in self.runs])}
         items = "".join(f"<li><code>{html.escape(str(s))}</code></li>" for s in run.get("samples", []))
-        self.set_caption(f"<b>{html.escape(str(run['label']))}</b>: KL = {run['kl']:.2f} nats, "
-                         f"proxy = {run['proxy']:.2f}, true = {run['true']:.2f}"
+        self.set_caption(tr("<b>{label}</b>: KL = {kl:.2f} nats, proxy = {proxy:.2f}, true = {true:.2f}",
+                            label=html.escape(str(run["label"])), kl=run["kl"], proxy=run["proxy"], true=run["true"])
                          + (f"<ul style='margin:2px'>{items}</ul>" if items else ""))
 
 

@@ -9,6 +9,7 @@ import torch
 
 from .._validate import check_range
 from ..dpo import dpo_loss, kl_regularised_optimum
+from ..i18n import tr, tr_plot
 from ._figure import FigureWidget, new_figure
 
 H_MAX = 25.0   # the log-ratio difference axis spans [-H_MAX, H_MAX], fixed so β's effect is visible
@@ -59,25 +60,27 @@ class PreferenceLossExplorer(FigureWidget):
     def _build(self):
         h, ax_loss, ax_weight, ax_ipo, ax_bt = self.h, *self.axes
         self._lines, self._saturated, self._margins = [], [], []
-        for i, (ax, name) in enumerate(((ax_loss, "DPO loss −log σ(βh)"), (ax_weight, "gradient weight σ(−βh)"))):
+        titles = (tr_plot("DPO loss −log σ(βh)"), tr_plot("gradient weight σ(−βh)"))
+        for i, (ax, name) in enumerate(zip((ax_loss, ax_weight), titles)):
             for beta in self.reference_betas:
                 ax.plot(h, self.curves(h, beta)[i], color="0.5", alpha=0.4, lw=1, label=f"β = {beta}")
-            self._lines.append(ax.plot(h, h * 0.0, color="C0", lw=2.5, label="β of the slider")[0])
-            self._saturated.append(ax.axvspan(0, H_MAX, color="C2", alpha=0.12, label="saturated (weight < 0.1)"))
-            ax.set(xlabel="h = log-ratio(chosen) − log-ratio(rejected)", title=name, xlim=(-H_MAX, H_MAX))
+            self._lines.append(ax.plot(h, h * 0.0, color="C0", lw=2.5, label=tr_plot("β of the slider"))[0])
+            self._saturated.append(ax.axvspan(0, H_MAX, color="C2", alpha=0.12,
+                                              label=tr_plot("saturated (weight < 0.1)")))
+            ax.set(xlabel=tr_plot("h = log-ratio(chosen) − log-ratio(rejected)"), title=name, xlim=(-H_MAX, H_MAX))
         ax_loss.set_ylim(0, 4)                           # fixed, so that β's effect on the slope shows
         ax_weight.set_ylim(0, 1.05)
         ax_loss.legend(fontsize=7)
         self._lines.append(ax_ipo.plot(h, h * 0.0, color="C1", lw=2.5)[0])
-        self._ipo_target = ax_ipo.axvline(0, color="C1", ls=":", label="target h = 1/(2β)")
+        self._ipo_target = ax_ipo.axvline(0, color="C1", ls=":", label=tr_plot("target h = 1/(2β)"))
         # the parabola (h - 1/(2β))² only shifts with β: fixed limits show it move
-        ax_ipo.set(xlabel="h", title="IPO loss (h − 1/(2β))²", xlim=(-H_MAX, H_MAX), ylim=(0, 40))
+        ax_ipo.set(xlabel="h", title=tr_plot("IPO loss (h − 1/(2β))²"), xlim=(-H_MAX, H_MAX), ylim=(0, 40))
         ax_ipo.legend(fontsize=7, loc="upper left")
         for ax in (ax_loss, ax_weight, ax_ipo):
             self._margins.append(ax.axvline(0, color="C3", lw=1))
         ax_bt.plot(self.reward_gap, 1.0 / (1.0 + np.exp(-self.reward_gap)), color="C4", lw=2.5)
-        (self._bt_point,) = ax_bt.plot([0], [0.5], "o", color="C3", label="implicit gap βh of the h slider")
-        ax_bt.set(xlabel="reward gap r(y_w) − r(y_l)", title="Bradley–Terry P(y_w ≻ y_l) = σ(Δr)",
+        (self._bt_point,) = ax_bt.plot([0], [0.5], "o", color="C3", label=tr_plot("implicit gap βh of the h slider"))
+        ax_bt.set(xlabel=tr_plot("reward gap r(y_w) − r(y_l)"), title="Bradley–Terry P(y_w ≻ y_l) = σ(Δr)",
                   xlim=(-8, 8), ylim=(0, 1))
         ax_bt.legend(fontsize=7, loc="upper left")
         self.dynamic = [*self._lines, *self._saturated, self._ipo_target, *self._margins, self._bt_point]
@@ -104,13 +107,14 @@ class PreferenceLossExplorer(FigureWidget):
         for line in self._margins:
             line.set_xdata([margin, margin])
         self._bt_point.set_data([beta * margin], [at_margin["p_bradley_terry"]])
-        self.set_caption(                                # numbers here, not in the figure: cheaper
-            f"At h = {margin:+.1f}: DPO loss {at_margin['dpo_loss']:.3f}, gradient weight "
-            f"{at_margin['grad_weight']:.3f}, implicit reward gap βh = {beta * margin:.3g}. "
-            f"β = {beta:.3g}: the DPO gradient weight falls below 0.1 once h &gt; ln 9 / β = "
-            f"{h_saturation:.3g}. <b>Larger β saturates at smaller log-ratio differences, so the policy "
+        self.set_caption(tr(                             # numbers here, not in the figure: cheaper
+            "At h = {h:+.1f}: DPO loss {loss:.3f}, gradient weight {weight:.3f}, implicit reward gap βh = "
+            "{gap:.3g}. β = {beta:.3g}: the DPO gradient weight falls below 0.1 once h &gt; ln 9 / β = "
+            "{saturation:.3g}. <b>Larger β saturates at smaller log-ratio differences, so the policy "
             "moves less from the reference</b>; smaller β lets it move further. "
-            f"IPO instead pulls h to the fixed target 1/(2β) = {1 / (2 * beta):.3g}.")
+            "IPO instead pulls h to the fixed target 1/(2β) = {target:.3g}.",
+            h=margin, loss=at_margin["dpo_loss"], weight=at_margin["grad_weight"], gap=beta * margin, beta=beta,
+            saturation=h_saturation, target=1 / (2 * beta)))
 
 
 def preference_loss_explorer(beta: float = 0.1, margin: float = 2.0):
@@ -170,13 +174,13 @@ class KLExplorer(FigureWidget):
         ax_bars.bar(x - 0.2, self.ref_probs, 0.4, color="0.6", label="π_ref")
         self._bars = list(ax_bars.bar(x + 0.2, self.ref_probs, 0.4, color="C0", label="π* ∝ π_ref·exp(r/β)"))
         ax_bars.set_xticks(x, [f"{n}\nr={r:+.1f}" for n, r in zip(self.labels, self.rewards)], fontsize=8)
-        ax_bars.set(ylim=(0, 1), ylabel="probability", title="the reference and the optimum")
+        ax_bars.set(ylim=(0, 1), ylabel=tr_plot("probability"), title=tr_plot("the reference and the optimum"))
         ax_bars.legend(fontsize=8)
         ax_curve.semilogx(self.beta_grid, self.curve_reward, color="C2", label="E_π*[r]")
         ax_curve.semilogx(self.beta_grid, self.curve_kl, color="C3", label="KL(π* ‖ π_ref)")
         self._beta_line = ax_curve.axvline(1.0, color="0.3", lw=1)
         (self._points,) = ax_curve.plot([1.0, 1.0], [0.0, 0.0], "o", color="0.2")
-        ax_curve.set(xlabel="β (KL coefficient)", title="small β: more reward, further from π_ref")
+        ax_curve.set(xlabel=tr_plot("β (KL coefficient)"), title=tr_plot("small β: more reward, further from π_ref"))
         ax_curve.legend(fontsize=8)
         self.dynamic = [*self._bars, self._beta_line, self._points]
 
@@ -192,8 +196,9 @@ class KLExplorer(FigureWidget):
             bar.set_height(p)
         self._beta_line.set_xdata([beta, beta])
         self._points.set_data([beta, beta], [expected_reward, kl])
-        self.set_caption(f"β = {beta:.3g}: E[r] = {expected_reward:.3f}, KL(π*‖π_ref) = {kl:.3f} nats. "
-                         "β → ∞ keeps π_ref; β → 0 puts all mass on the highest reward.")
+        self.set_caption(tr("β = {beta:.3g}: E[r] = {reward:.3f}, KL(π*‖π_ref) = {kl:.3f} nats. "
+                            "β → ∞ keeps π_ref; β → 0 puts all mass on the highest reward.",
+                            beta=beta, reward=expected_reward, kl=kl))
 
 
 def kl_explorer(ref_probs=None, rewards=None, labels=None, beta: float = 1.0):
