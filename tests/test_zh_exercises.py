@@ -292,9 +292,12 @@ def test_zh_demo_labels_say_whose_labels_are_used(chinese, capsys):
 def test_zh_train_with_my_version_reports_a_stub_and_a_crash(chinese, capsys):
     runs, out = printed(capsys, lambda: train_dpo_with_my_loss(not_attempted, steps=2))
     assert runs["yours"] is None and len(runs["reference"]) >= 2
-    assert out == "你的DPO 损失还没有写：只显示参考实现的训练过程。写好之后重新运行这个单元格。\n"
+    assert out == ZH["{name} is not attempted yet: only the reference run is shown. Write it, then re-run this "
+                     "cell."].format(name=ZH["DPO loss"]) + "\n" and CJK.search(out)
     runs, out = printed(capsys, lambda: train_dpo_with_my_loss(lambda *args: 1 / 0, steps=2))
-    assert runs["yours"] is None and out.startswith("用你的DPO 损失训练时中断了：ZeroDivisionError：division by zero。")
+    stopped = ZH["training with your {name} stopped: {error}: {message}. Only the reference run is shown."]
+    assert runs["yours"] is None
+    assert out == stopped.format(name=ZH["DPO loss"], error="ZeroDivisionError", message="division by zero") + "\n"
 
 
 def test_zh_plot_runs_legend_and_axis_are_chinese_and_english_again_after(chinese, monkeypatch):
@@ -308,7 +311,7 @@ def test_zh_plot_runs_legend_and_axis_are_chinese_and_english_again_after(chines
         shown = [t.get_text() for t in ax.get_legend().get_texts()], ax.get_xlabel()
         plt.close(fig)
         return shown
-    assert texts() == (["参考实现", "你的"], "步数")
+    assert texts() == ([ZH["reference"], ZH["yours"]], ZH["step"]) and CJK.search(ZH["reference"] + ZH["step"])
     set_language("en")
     assert texts() == (["reference", "yours"], "step")
 
