@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ._validate import check_int
+from .i18n import tr
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -52,8 +53,9 @@ def show_source(obj) -> str:
     if _in_notebook():
         from IPython.display import Markdown, display
         where = f"{inspect.getsourcefile(obj)}".split("site-packages/")[-1]
-        display(Markdown(f"`{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}` "
-                         f"— from `{os.path.basename(where)}`\n```python\n{source}```"))
+        header = tr("`{name}` — from `{file}`", name=f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}",
+                    file=os.path.basename(where))
+        display(Markdown(f"{header}\n```python\n{source}```"))
     else:
         print(source)
     return source
@@ -68,12 +70,12 @@ def doctor(verbose: bool = True) -> dict:
     report = {"python": platform.python_version(), "platform": platform.platform()}
     problems = []
     if sys.version_info < (3, 10):
-        problems.append("Python 3.10 or newer is needed")
+        problems.append(tr("Python 3.10 or newer is needed"))
     for mod in ("torch", "numpy", "gymnasium", "matplotlib", "ipywidgets", "tqdm"):
         try:
             report[mod] = __import__(mod).__version__
         except Exception as e:  # noqa: BLE001 - report, never crash
-            problems.append(f"{mod} does not import: {e}")
+            problems.append(tr("{module} does not import: {error}", module=mod, error=e))
     report["torch_threads"] = torch.get_num_threads()
     report["cpu_count"] = os.cpu_count()
     report["cuda"] = torch.cuda.is_available()
@@ -85,10 +87,10 @@ def doctor(verbose: bool = True) -> dict:
         slider.value = 7
         report["widget_roundtrip"] = seen == [7]
         if seen != [7]:
-            problems.append("an ipywidgets slider did not notify its observer")
+            problems.append(tr("an ipywidgets slider did not notify its observer"))
     except Exception as e:  # noqa: BLE001
         report["widget_roundtrip"] = False
-        problems.append(f"ipywidgets failed: {e}")
+        problems.append(tr("ipywidgets failed: {error}", error=e))
     try:
         import gymnasium as gym
         env = gym.make("CartPole-v1")
@@ -98,7 +100,7 @@ def doctor(verbose: bool = True) -> dict:
         report["gymnasium_cartpole"] = True
     except Exception as e:  # noqa: BLE001
         report["gymnasium_cartpole"] = False
-        problems.append(f"gymnasium CartPole-v1 failed: {e}")
+        problems.append(tr("gymnasium CartPole-v1 failed: {error}", error=e))
     # JupyterLab setting of tools/lab-overrides.json: widget callbacks on the kernel's main thread
     # (JupyterLab 4.6's default "comms over subshells" can make pyplot redraws come out blank).
     # Overrides of this environment's JupyterLab, then the user's own settings, which win.
@@ -118,15 +120,16 @@ def doctor(verbose: bool = True) -> dict:
         comms = found.group(1) if found else comms
     except OSError:
         pass
-    report["lab_comms_over_subshells"] = comms or "enabled (JupyterLab's default)"
+    report["lab_comms_over_subshells"] = comms or tr("enabled (JupyterLab's default)")
     if comms != "disabled":
-        problems.append("JupyterLab handles widget callbacks on a second kernel thread, so slider redraws can come "
-                        "out blank: run `python tools/setup_course.py lab-settings` (make lab does it), then "
-                        "restart JupyterLab")
+        problems.append(tr("JupyterLab handles widget callbacks on a second kernel thread, so slider redraws can "
+                           "come out blank: run `python tools/setup_course.py lab-settings` (make lab does it), "
+                           "then restart JupyterLab"))
     report["problems"] = problems
     if verbose:
         for key, value in report.items():
             if key != "problems":
                 print(f"{key:>20}: {value}")
-        print("\n".join(f"PROBLEM: {p}" for p in problems) or "All good: the course is ready to run.")
+        print("\n".join(tr("PROBLEM: {problem}", problem=p) for p in problems)
+              or tr("All good: the course is ready to run."))
     return report

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..i18n import tr
 from ._hints import hints_for, remember
 
 
@@ -46,6 +47,11 @@ class Mistake:
     hint: str
     fn: Callable
     on_every_case: bool = False
+
+
+def stuck() -> str:
+    """The line that tells a student how to ask for a hint."""
+    return tr("Stuck? Call hint() for a hint (once: the idea; twice: the formula).")
 
 
 class _TimeLimit(Exception):
@@ -86,7 +92,7 @@ def _show(value) -> str:
             return _show(value.item())
         with np.printoptions(precision=4, suppress=True, threshold=24, edgeitems=3, linewidth=10_000):
             text = " ".join(np.array2string(value).split())
-        return text + (f"  (shape {' × '.join(map(str, value.shape))})" if value.ndim > 1 else "")
+        return text + (tr("  (shape {dims})", dims=" × ".join(map(str, value.shape))) if value.ndim > 1 else "")
     if isinstance(value, tuple):
         return "(" + ", ".join(_show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     if isinstance(value, list):
@@ -101,22 +107,22 @@ def compare(expected, got, atol=1e-6, rtol=1e-5) -> str | None:
     expected, got = _to_numpy(expected), _to_numpy(got)
     if isinstance(expected, list):
         if not isinstance(got, list) or len(got) != len(expected):
-            return f"expected a tuple of {len(expected)} results, got {type(got).__name__}"
+            return tr("expected a tuple of {count} results, got {type}", count=len(expected), type=type(got).__name__)
         for i, (e, g) in enumerate(zip(expected, got)):
             problem = compare(e, g, atol, rtol)
             if problem:
-                return f"result {i}: {problem}"
+                return tr("result {i}: {problem}", i=i, problem=problem)
         return None
     if got is None:
-        return "your function returned None (did you forget `return`?)"
+        return tr("your function returned None (did you forget `return`?)")
     if not isinstance(got, np.ndarray) or got.dtype == object:
-        return f"expected numbers, got {type(got).__name__}"
+        return tr("expected numbers, got {type}", type=type(got).__name__)
     if got.shape != expected.shape:
-        return f"expected shape {expected.shape}, got shape {got.shape}"
+        return tr("expected shape {expected}, got shape {got}", expected=expected.shape, got=got.shape)
     if not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
-        return "your result contains NaN or inf"
+        return tr("your result contains NaN or inf")
     if not np.allclose(got, expected, atol=atol, rtol=rtol, equal_nan=True):
-        return "the values differ"
+        return tr("the values differ")
     return None
 
 
@@ -183,9 +189,9 @@ def run_check(title: str, fn, reference, cases, *, exercise: str | None = None, 
         hints = hints_for(exercise)
         remember(exercise)
         start_hint = hints.start
-    ask = "\nStuck? Call hint() for a hint (once: the idea; twice: the formula)." if hints else ""
+    ask = "\n" + stuck() if hints else ""
     if not callable(fn):
-        say(f"❌ {title}: expected a function, got {type(fn).__name__}.")
+        say(tr("❌ {title}: expected a function, got {type}.", title=title, type=type(fn).__name__))
         return False
     for case in cases:
         pristine = (copy.deepcopy(case.args), copy.deepcopy(case.kwargs))
@@ -194,30 +200,31 @@ def run_check(title: str, fn, reference, cases, *, exercise: str | None = None, 
         try:
             got = _call_with_time_limit(fn, student_args, student_kwargs, time_limit)
         except NotImplementedError:
-            say(f"✏️  {title}: not attempted yet.\n{start_hint}{ask}\n"
-                f"(Until it passes, the rest of the notebook uses the reference implementation.)")
+            say(tr("✏️  {title}: not attempted yet.", title=title) + f"\n{tr(start_hint)}{ask}\n"
+                + tr("(Until it passes, the rest of the notebook uses the reference implementation.)"))
             return False
         except _TimeLimit:
-            say(f"❌ {title}: your function ran longer than {time_limit:g} s on case "
-                f"'{case.name}' and was stopped. Look for a loop that never ends.")
+            say(tr("❌ {title}: your function ran longer than {seconds:g} s on case '{case}' and was stopped. "
+                   "Look for a loop that never ends.", title=title, seconds=time_limit, case=case.name))
             return False
         except Exception as e:  # noqa: BLE001 - a student's error is reported, never raised
             where = traceback.extract_tb(e.__traceback__)[-1]
-            say(f"❌ {title}: your function raised {type(e).__name__}: {e}\n"
-                f"   on case '{case.name}' (line {where.lineno}: {where.line})\n"
-                f"   input:{_describe(case, reference)}")
+            say(tr("❌ {title}: your function raised {error}: {message}\n"
+                   "   on case '{case}' (line {line}: {code})\n"
+                   "   input:{inputs}", title=title, error=type(e).__name__, message=e, case=case.name,
+                   line=where.lineno, code=where.line, inputs=_describe(case, reference)))
             return False
         problem = compare_fn(expected, got)
         if problem is not None and any(compare_fn(alt(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs)), got) is None
                                        for alt in also_right):
             problem = None
         mutated = not (_same(student_args, pristine[0]) and _same_kwargs(student_kwargs, pristine[1]))
-        mutation_note = ("your function changed its inputs in place; compute a new array instead "
-                         "(e.g. `x = x.clone()` or `np.array(x, copy=True)` before writing into it)")
+        mutation_note = tr("your function changed its inputs in place; compute a new array instead "
+                           "(e.g. `x = x.clone()` or `np.array(x, copy=True)` before writing into it)")
         if problem is None and check_mutation and mutated:
             problem = mutation_note
         elif problem is not None and check_mutation and mutated:
-            problem += f" (and {mutation_note})"
+            problem += tr(" (and {note})", note=mutation_note)
         if problem is not None:
             def student_output(other):
                 try:
@@ -226,14 +233,16 @@ def run_check(title: str, fn, reference, cases, *, exercise: str | None = None, 
                     return None
             hint = _matching_hint(mistakes, case, got, student_output, cases, reference)
             if compared:
-                problem += f"\n   (compared: {compared})"
-            say(f"❌ {title}: wrong on case '{case.name}': {problem}.\n"
-                f"   input:{_describe(case, reference)}\n"
-                f"   expected: {_short(expected)}\n"
-                f"   got:      {_short(got)}" + (f"\n💡 Hint: {hint}" if hint else ask))
+                problem += tr("\n   (compared: {compared})", compared=compared)
+            say(tr("❌ {title}: wrong on case '{case}': {problem}.\n"
+                   "   input:{inputs}\n"
+                   "   expected: {expected}\n"
+                   "   got:      {got}", title=title, case=case.name, problem=problem,
+                   inputs=_describe(case, reference), expected=_short(expected), got=_short(got))
+                + ("\n" + tr("💡 Hint: {hint}", hint=tr(hint)) if hint else ask))
             return False
-    later = " Later cells use your function." if hints is None or hints.used_later else ""
-    say(f"✅ {title}: correct on all {len(cases)} cases.{later}")
+    later = tr(" Later cells use your function.") if hints is None or hints.used_later else ""
+    say(tr("✅ {title}: correct on all {count} cases.", title=title, count=len(cases)) + later)
     return True
 
 
@@ -246,7 +255,7 @@ def _named_inputs(case: Case, reference) -> list[tuple[str, Any]]:
     try:
         bound = inspect.signature(reference).bind(*case.args, **case.kwargs)
     except (TypeError, ValueError):
-        return [(f"argument {i}", a) for i, a in enumerate(case.args)] + list(case.kwargs.items())
+        return [(tr("argument {i}", i=i), a) for i, a in enumerate(case.args)] + list(case.kwargs.items())
     named = []
     for name, value in bound.arguments.items():
         kind = bound.signature.parameters[name].kind
@@ -292,10 +301,12 @@ def _matching_hint(mistakes, case: Case, got, student_output=None, cases=(), ref
 def choose(passed: bool, student_fn, reference_fn):
     """The student's function when its check passed, the reference otherwise (and say which)."""
     name = getattr(reference_fn, "__name__", "<lambda>")
-    reference = (f"the package's version of {getattr(student_fn, '__name__', 'your function')}"
-                 if name == "<lambda>" else f"the reference {name}")     # a lambda has no name to show
+    if name == "<lambda>":                                               # a lambda has no name to show
+        reference = tr("the package's version of {name}", name=getattr(student_fn, "__name__", tr("your function")))
+    else:
+        reference = tr("the reference {name}", name=name)
     if passed:
-        print(f"Using your {getattr(student_fn, '__name__', name)} from here on.")
+        print(tr("Using your {name} from here on.", name=getattr(student_fn, "__name__", name)))
         return student_fn
-    print(f"Using {reference} from here on (your version has not passed its check yet).")
+    print(tr("Using {reference} from here on (your version has not passed its check yet).", reference=reference))
     return reference_fn

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import nbformat
 
+from ..i18n import tr
+
 SOLUTIONS_DIR = Path(__file__).resolve().parents[2] / "solutions"
 
 
@@ -53,16 +55,16 @@ def _name(exercise) -> str | None:
         return _state["last"]
     name = getattr(exercise, "__name__", exercise)
     if not isinstance(name, str):
-        raise ValueError(f"exercise must be a name like 'gae' or a checker, got {type(exercise).__name__}")
+        raise ValueError(tr("exercise must be a name like 'gae' or a checker, got {type}", type=type(exercise).__name__))
     name = name.removeprefix("check_")
     if name not in _REGISTRY:
-        raise ValueError(f"no exercise called {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+        raise ValueError(tr("no exercise called {name!r}; known: {known}", name=name, known=", ".join(sorted(_REGISTRY))))
     return name
 
 
 def _nothing_checked() -> str:
-    return ("Run an exercise's checker first (hint() is then about that exercise), or name it, e.g. "
-            f"hint('gae'). Exercises: {', '.join(sorted(_REGISTRY))}.")
+    return tr("Run an exercise's checker first (hint() is then about that exercise), or name it, e.g. "
+              "hint('gae'). Exercises: {exercises}.", exercises=", ".join(sorted(_REGISTRY)))
 
 
 def hint(exercise=None) -> None:
@@ -78,12 +80,13 @@ def hint(exercise=None) -> None:
         hints, level = _REGISTRY[name], _state["level"].get(name, 0) + 1
         _state["level"][name] = level
         if level == 1:
-            text = f"💡 Hint 1 of 2 for '{name}' (the idea): {hints.idea}\n   Call hint() again for the formula."
+            text = tr("💡 Hint 1 of 2 for '{name}' (the idea): {idea}\n   Call hint() again for the formula.",
+                      name=name, idea=tr(hints.idea))
         elif level == 2:
-            text = f"💡 Hint 2 of 2 for '{name}' (the formula):\n   {hints.formula}"
+            text = tr("💡 Hint 2 of 2 for '{name}' (the formula):\n   {formula}", name=name, formula=tr(hints.formula))
         else:
-            text = (f"No more hints for '{name}': you have the idea and the formula. To see a worked "
-                    f"solution, call show_solution() (or open solutions/{hints.notebook}.ipynb).")
+            text = tr("No more hints for '{name}': you have the idea and the formula. To see a worked solution, "
+                      "call show_solution() (or open solutions/{notebook}.ipynb).", name=name, notebook=hints.notebook)
     print(text)
 
 
@@ -109,12 +112,14 @@ def show_solution(exercise=None) -> None:
         hints = _REGISTRY[name]
         code = _solution_from_notebook(hints)
         if code is not None:
-            text = f"A worked solution of '{name}' (from solutions/{hints.notebook}.ipynb):\n\n{code}"
+            text = tr("A worked solution of '{name}' (from solutions/{notebook}.ipynb):", name=name,
+                      notebook=hints.notebook) + f"\n\n{code}"
         elif hints.reference is not None:
             module, _, attr = hints.reference.rpartition(".")
             source = inspect.getsource(getattr(importlib.import_module(module), attr)).rstrip()
-            text = (f"solutions/ is not next to the package; here is the package's own version of "
-                    f"'{name}', {hints.reference}:\n\n{source}")
+            text = tr("solutions/ is not next to the package; here is the package's own version of '{name}', "
+                      "{reference}:", name=name, reference=hints.reference) + f"\n\n{source}"
         else:
-            text = f"The worked solution of '{name}' is in solutions/{hints.notebook}.ipynb."
+            text = tr("The worked solution of '{name}' is in solutions/{notebook}.ipynb.", name=name,
+                      notebook=hints.notebook)
     print(text)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..i18n import tr
 from ._core import Case, Mistake, run_check
 from ._hints import Hints, register
 
@@ -57,9 +58,9 @@ def check_ipo_loss(fn) -> bool:
     logps = [-(torch.rand(6, generator=gen, dtype=torch.float64) * 8 + 1) for _ in range(4)]
     on_target = [torch.tensor([-3.0, -6.0], dtype=torch.float64), torch.tensor([-4.0, -5.0], dtype=torch.float64),
                  torch.tensor([-2.0, -4.0], dtype=torch.float64), torch.tensor([-4.0, -2.0], dtype=torch.float64)]
-    cases = [Case("random log-probs, beta = 0.1", (*logps, 0.1)),
+    cases = [Case(tr("random log-probs, beta = 0.1"), (*logps, 0.1)),
              Case("beta = 0.5", (*logps, 0.5)),
-             Case("h = 1/(2β) exactly: the loss is 0 (beta = 0.25, h = 2)", (*on_target, 0.25))]
+             Case(tr("h = 1/(2β) exactly: the loss is 0 (beta = 0.25, h = 2)"), (*on_target, 0.25))]
     mistakes = [
         Mistake("the target is 1/(2β), not 1/β: loss = (h − 1/(2β))².",
                 lambda pc, pr, rc, rr, beta: (_h(pc, pr, rc, rr) - 1 / beta) ** 2),
@@ -98,9 +99,9 @@ def check_best_of_n_for_kl(fn) -> bool:
     from ..rlhf import best_of_n_kl
     best_of_n_for_kl = reference_best_of_n_for_kl
     # 1 nat comes early: the mistakes below first fail there, each with a different n
-    budgets = {"a zero budget allows n = 1 only": 0.0, "1 nat": 1.0, "0.3 nats": 0.3,
-               "just above KL(8)": best_of_n_kl(8) + 1e-9, "just below KL(8)": best_of_n_kl(8) - 1e-9,
-               "2.5 nats": 2.5, "5 nats": 5.0}
+    budgets = {tr("a zero budget allows n = 1 only"): 0.0, tr("1 nat"): 1.0, tr("{nats} nats", nats=0.3): 0.3,
+               tr("just above KL(8)"): best_of_n_kl(8) + 1e-9, tr("just below KL(8)"): best_of_n_kl(8) - 1e-9,
+               tr("{nats} nats", nats=2.5): 2.5, tr("{nats} nats", nats=5): 5.0}
     cases = [Case(name, (budget,)) for name, budget in budgets.items()]
     mistakes = [
         Mistake("the bound is log n − (n−1)/n: the (n−1)/n term is missing (log n alone gives too small an n).",
@@ -126,10 +127,10 @@ def check_noisy_ceiling(fn) -> bool:
     """``fn(a0, f) -> float or array``: the agreement with the truth after flipping each label with
     probability f, a0 − f(2a0 − 1) (``BradleyTerryLabeler.agreement_rate``'s flip noise)."""
     noisy_ceiling = reference_noisy_ceiling
-    cases = [Case("no flips", (0.9, 0.0)), Case("a0 = 0.9, f = 0.2", (0.9, 0.2)),
-             Case("f = 0.5: a coin flip, whatever a0", (0.75, 0.5)),
-             Case("a perfect labeler, f = 0.3", (1.0, 0.3)),
-             Case("an array of flip rates", (0.85, np.array([0.0, 0.1, 0.2, 0.3, 0.4])))]
+    cases = [Case(tr("no flips"), (0.9, 0.0)), Case("a0 = 0.9, f = 0.2", (0.9, 0.2)),
+             Case(tr("f = 0.5: a coin flip, whatever a0"), (0.75, 0.5)),
+             Case(tr("a perfect labeler, f = 0.3"), (1.0, 0.3)),
+             Case(tr("an array of flip rates"), (0.85, np.array([0.0, 0.1, 0.2, 0.3, 0.4])))]
     mistakes = [
         Mistake("a flipped label is not always wrong: when the labeler was wrong (probability 1 − a0), a "
                 "flip makes the label agree with the truth. Add that case: + (1 − a0)·f.",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..i18n import tr
+
 CHOICE_BUTTON = {"A": "A", "B": "B", "tie": "Tie"}
 
 
@@ -19,19 +21,19 @@ def demo_label(ui, judge: Callable[[object, object], str]) -> int:
     if not callable(judge):
         raise ValueError(f"judge must be a function (item_a, item_b) -> 'A' | 'B' | 'tie', got {type(judge).__name__}")
     if ui.history:
-        print(f"{len(ui.labels)} pairs labelled by you ({ui.position - len(ui.labels)} skipped); "
-              "everything below uses your labels only.")
+        print(tr("{labelled} pairs labelled by you ({skipped} skipped); everything below uses your labels only.",
+                 labelled=len(ui.labels), skipped=ui.position - len(ui.labels)))
         return 0
     while not ui.done:
         choice = judge(ui.items_a[ui.position], ui.items_b[ui.position])
         if choice not in CHOICE_BUTTON:
             raise ValueError(f"judge must return 'A', 'B' or 'tie', got {choice!r}")
         ui.buttons[CHOICE_BUTTON[choice]].click()
-    print(f"DEMO: nobody clicked, so all {len(ui.labels)} labels below were made by code from the true "
-          "reward (simulated, not yours). Label the pairs above and re-run to use your own.")
+    print(tr("DEMO: nobody clicked, so all {count} labels below were made by code from the true reward (simulated, "
+             "not yours). Label the pairs above and re-run to use your own.", count=len(ui.labels)))
     return len(ui.labels)
 
 
 def labels_by(n_simulated: int) -> str:
     """Who made the labels in use, for a sentence: ``"your"`` or ``"the demo's simulated"``."""
-    return "the demo's simulated" if n_simulated else "your"
+    return tr("the demo's simulated") if n_simulated else tr("your")

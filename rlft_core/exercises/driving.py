@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 
 from ..clips import Clip
+from ..i18n import tr
 from ._core import Case, Mistake, run_check
 from ._hints import Hints, register
 
@@ -69,8 +70,9 @@ class _ShownClip(Clip):
     def __repr__(self):
         from ..envs import driving_metrics
         m = driving_metrics(self)
-        return (f"Clip({len(self)} steps, crash={m['collision']}, time gap {m['min_time_gap']:.2f}-"
-                f"{m['time_gap'].max():.2f} s, {m['harsh_brakes']} harsh brakes, RMS jerk {m['rms_jerk']:.1f})")
+        return tr("Clip({steps} steps, crash={crash}, time gap {low:.2f}-{high:.2f} s, {harsh} harsh brakes, "
+                  "RMS jerk {jerk:.1f})", steps=len(self), crash=m["collision"], low=m["min_time_gap"],
+                  high=m["time_gap"].max(), harsh=m["harsh_brakes"], jerk=m["rms_jerk"])
 
 
 class _Scenario(gym.Wrapper):
@@ -125,13 +127,13 @@ def driving_labeler_cases() -> list[Case]:
     # Order matters: the checker reports the first failing case, and each known mistake first
     # fails on a different case (a sign flip on the first, where every other mistake is right).
     return [
-        Case("smooth braking (A) vs nervous, harsh braking (B)",
+        Case(tr("smooth braking (A) vs nervous, harsh braking (B)"),
              (driving_clip("careful", "moderate", gap=36.0), driving_clip("nervous", "moderate", gap=36.0))),
-        Case("closing in fast (A) vs keeping the gap (B)", (driving_clip("pusher", "steady", gap=36.0, speed=24.0), careful)),
-        Case("tailgating at 0.6 s (A) vs a 1.8 s gap (B)", (driving_clip("tailgater", "steady", gap=12.0), careful)),
-        Case("crash (A) vs safe but harsh braking (B)", (crash, harsh_safe)),
-        Case("safe but harsh braking (A) vs crash (B)", (harsh_safe, crash)),
-        Case("the same clip twice", (careful, careful)),
+        Case(tr("closing in fast (A) vs keeping the gap (B)"), (driving_clip("pusher", "steady", gap=36.0, speed=24.0), careful)),
+        Case(tr("tailgating at 0.6 s (A) vs a 1.8 s gap (B)"), (driving_clip("tailgater", "steady", gap=12.0), careful)),
+        Case(tr("crash (A) vs safe but harsh braking (B)"), (crash, harsh_safe)),
+        Case(tr("safe but harsh braking (A) vs crash (B)"), (harsh_safe, crash)),
+        Case(tr("the same clip twice"), (careful, careful)),
     ]
 
 

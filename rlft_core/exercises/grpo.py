@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from ..i18n import tr
 from ._core import Case, Mistake, compare, run_check
 from ._hints import Hints, register
 
@@ -64,10 +65,10 @@ def _either_std(expected, got):
 
 def _group_cases():
     f = lambda *v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
-    return [Case("two groups of 4 with 0/1 rewards", (f(1, 0, 0, 0, 1, 1, 0, 1), 4), {"eps": 1e-4}),
-            Case("a group whose rewards are all equal (std 0)", (f(1, 1, 1, 0, 1, 0), 3), {"eps": 1e-4}),
-            Case("groups on very different scales", (f(0.1, 0.2, 0.3, 100, 300, 200), 3), {"eps": 1e-4}),
-            Case("one group of 8, every reward 0", (torch.zeros(8, dtype=torch.float64), 8), {"eps": 1e-4})]
+    return [Case(tr("two groups of 4 with 0/1 rewards"), (f(1, 0, 0, 0, 1, 1, 0, 1), 4), {"eps": 1e-4}),
+            Case(tr("a group whose rewards are all equal (std 0)"), (f(1, 1, 1, 0, 1, 0), 3), {"eps": 1e-4}),
+            Case(tr("groups on very different scales"), (f(0.1, 0.2, 0.3, 100, 300, 200), 3), {"eps": 1e-4}),
+            Case(tr("one group of 8, every reward 0"), (torch.zeros(8, dtype=torch.float64), 8), {"eps": 1e-4})]
 
 
 def check_group_advantages(fn) -> bool:
@@ -89,15 +90,15 @@ def check_group_advantages(fn) -> bool:
                 lambda r, G, eps=1e-4: (r.view(-1, G) / (r.view(-1, G).std(1, keepdim=True) + eps)).reshape(-1)),
     ]
     passed = run_check("check_group_advantages", fn, _both_group_advantages, _group_cases(), mistakes=mistakes,
-                       compare_fn=_either_std, compared="expected: (with Bessel's std, with the population std)",
+                       compare_fn=_either_std, compared=tr("expected: (with Bessel's std, with the population std)"),
                        exercise="group_advantages")
     if passed:
         rewards = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=torch.float64)
         got = torch.as_tensor(fn(rewards.clone(), 4, eps=1e-4), dtype=torch.float64)
         bessel = compare(_both_group_advantages(rewards, 4)[0], got, atol=1e-3, rtol=1e-3) is None
-        print("   You used " + ("Bessel's standard deviation (÷ (G−1)), as TRL and CS336 do."
-                                if bessel else "the population standard deviation (÷ G); TRL uses Bessel's "
-                                "(÷ (G−1), torch.std's default), which gives slightly smaller advantages."))
+        print("   " + (tr("You used Bessel's standard deviation (÷ (G−1)), as TRL and CS336 do.") if bessel else
+                       tr("You used the population standard deviation (÷ G); TRL uses Bessel's (÷ (G−1), "
+                          "torch.std's default), which gives slightly smaller advantages.")))
     return passed
 
 
@@ -125,7 +126,7 @@ def _token_cases():
     old = logp + torch.tensor([[0.3, -0.3, 0.05, 0.4, -0.1]] * 3, dtype=torch.float64)    # ratios in and out
     adv = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
     mask = torch.arange(5)[None, :] < torch.tensor([5, 2, 4])[:, None]
-    return [Case(f"loss_type='{t}', lengths 5, 2, 4, clip_eps 0.2", (logp, old, adv, mask, 0.2, t, 6))
+    return [Case(tr("loss_type='{loss_type}', lengths 5, 2, 4, clip_eps 0.2", loss_type=t), (logp, old, adv, mask, 0.2, t, 6))
             for t in ("dapo", "grpo", "dr_grpo")]
 
 
@@ -165,7 +166,7 @@ def check_grpo_token_loss(fn) -> bool:
     ]
     return run_check("check_grpo_token_loss", _with_gradient(fn), _with_gradient(_reference_token_loss),
                      _token_cases(), mistakes=mistakes,
-                     compared="result 0 = the loss, result 1 = its gradient with respect to logp",
+                     compared=tr("result 0 = the loss, result 1 = its gradient with respect to logp"),
                      exercise="grpo_token_loss")
 
 
@@ -179,10 +180,10 @@ def check_k3(fn) -> bool:
     r"""``fn(logp, ref_logp) -> same shape``: Schulman's k3 estimate of KL(π‖π_ref) per sampled token,
     :math:`e^{x} - x - 1` with :math:`x = \log\pi_{ref} - \log\pi`."""
     f = lambda *v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
-    cases = [Case("a few tokens", (f(-0.5, -1.2, -3.0, -0.1), f(-0.7, -0.4, -3.0, -2.5))),
-             Case("a (2, 3) batch", (f(-1.0, -2.0, -0.3, -0.2, -4.0, -1.0).view(2, 3),
+    cases = [Case(tr("a few tokens"), (f(-0.5, -1.2, -3.0, -0.1), f(-0.7, -0.4, -3.0, -2.5))),
+             Case(tr("a (2, 3) batch"), (f(-1.0, -2.0, -0.3, -0.2, -4.0, -1.0).view(2, 3),
                                      f(-1.5, -1.0, -0.3, -0.9, -2.0, -3.0).view(2, 3))),
-             Case("policy equal to the reference gives 0", (f(-0.3, -2.0), f(-0.3, -2.0)))]
+             Case(tr("policy equal to the reference gives 0"), (f(-0.3, -2.0), f(-0.3, -2.0)))]
     mistakes = [
         Mistake("x is log π_ref − log π (reference minus policy); with the difference the other way round "
                 "you get an estimate of the reverse KL(π_ref‖π).",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..i18n import tr
 from ._core import Case, Mistake, run_check
 from ._hints import Hints, register
 
@@ -54,10 +55,10 @@ def _logprob_cases():
     mask_empty = torch.tensor([[0, 1, 1, 1, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=torch.bool)
     logits_big = torch.tensor([[[1000.0, 0, 0, 0, 0], [0, 0, 0, 0, -1000.0]] * 3], dtype=torch.float64)
     labels_big = torch.tensor([[4, 4, 0, 1, 2, 3]])
-    return [Case("no padding: every token scored", (logits_full, labels_full, torch.ones(2, 6, dtype=torch.bool))),
-            Case("prompt and right padding masked out", (logits_pad, labels_pad, mask_pad)),
-            Case("a row with no scored token gives 0", (logits_empty, labels_empty, mask_empty)),
-            Case("extreme logits (±1000): log-probs near −1000 stay finite",
+    return [Case(tr("no padding: every token scored"), (logits_full, labels_full, torch.ones(2, 6, dtype=torch.bool))),
+            Case(tr("prompt and right padding masked out"), (logits_pad, labels_pad, mask_pad)),
+            Case(tr("a row with no scored token gives 0"), (logits_empty, labels_empty, mask_empty)),
+            Case(tr("extreme logits (±1000): log-probs near −1000 stay finite"),
                  (logits_big, labels_big, torch.ones(1, 6, dtype=torch.bool)))]
 
 
@@ -115,11 +116,11 @@ def _kl_cases():
     score_pad = torch.tensor([1.5, -0.7, 0.4], dtype=torch.float64)
     lp_same = -torch.rand(2, 5, generator=gen, dtype=torch.float64)
     mask_same = torch.arange(5)[None, :] < torch.tensor([2, 5])[:, None]
-    return [Case("no padding, kl_coef = 0.1",
+    return [Case(tr("no padding, kl_coef = 0.1"),
                  (lp_full, ref_full, torch.ones(2, 4, dtype=torch.bool),
                   torch.tensor([0.8, -1.2], dtype=torch.float64), 0.1)),
-            Case("right padding (lengths 6, 3, 1), kl_coef = 0.5", (lp_pad, ref_pad, mask_pad, score_pad, 0.5)),
-            Case("policy = reference: only the score, at the last real token",
+            Case(tr("right padding (lengths 6, 3, 1), kl_coef = 0.5"), (lp_pad, ref_pad, mask_pad, score_pad, 0.5)),
+            Case(tr("policy = reference: only the score, at the last real token"),
                  (lp_same, lp_same.clone(), mask_same, torch.tensor([2.0, -1.0], dtype=torch.float64), 0.2)),
             Case("kl_coef = 0", (lp_pad, ref_pad, mask_pad, score_pad, 0.0))]
 

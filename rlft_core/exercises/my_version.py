@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..i18n import tr, tr_plot
+
 __all__ = ["train_ppo_with_my_gae", "train_ppo_with_my_clipped_loss", "train_dpo_with_my_loss",
            "plot_runs", "TablePolicy"]
 
@@ -34,9 +36,11 @@ def _yours(run, name: str):
     try:
         return run()
     except NotImplementedError:
-        print(f"{name} is not attempted yet: only the reference run is shown. Write it, then re-run this cell.")
+        print(tr("{name} is not attempted yet: only the reference run is shown. Write it, then re-run this cell.",
+                 name=name))
     except Exception as e:  # noqa: BLE001 - a student's bug is reported, never raised
-        print(f"training with your {name} stopped: {type(e).__name__}: {e}. Only the reference run is shown.")
+        print(tr("training with your {name} stopped: {error}: {message}. Only the reference run is shown.",
+                 name=name, error=type(e).__name__, message=e))
     return None
 
 
@@ -51,10 +55,11 @@ def train_ppo_with_my_gae(my_gae, env="CartPole-v1", config=None, seed: int = 0,
     def checked_gae(rewards, values, dones, last_value, gamma, lam):
         out = my_gae(rewards, values, dones, last_value, gamma, lam)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
-            raise ValueError(f"your gae must return (advantages, returns), got {type(out).__name__}")
+            raise ValueError(tr("your gae must return (advantages, returns), got {type}", type=type(out).__name__))
         adv, ret = (np.asarray(x.detach() if isinstance(x, torch.Tensor) else x, dtype=np.float64) for x in out)
         if adv.shape != rewards.shape or ret.shape != rewards.shape:
-            raise ValueError(f"your gae returned shapes {adv.shape} and {ret.shape}; both must be {rewards.shape}")
+            raise ValueError(tr("your gae returned shapes {adv} and {ret}; both must be {expected}",
+                                adv=adv.shape, ret=ret.shape, expected=rewards.shape))
         return adv, ret
 
     return {"reference": reference if reference is not None else _train_ppo(env, config, seed),
@@ -71,7 +76,8 @@ def _loss_with_policy_term(policy_loss):
         adv = normalize_advantages(adv) if config.norm_adv and len(adv) > 1 else adv
         policy = policy_loss(logp_new, batch["logp_old"].detach(), adv, config.clip_eps)
         if not isinstance(policy, torch.Tensor) or policy.numel() != 1:
-            raise ValueError(f"your loss must return one number (a 0-d tensor), got {getattr(policy, 'shape', type(policy))}")
+            raise ValueError(tr("your loss must return one number (a 0-d tensor), got {got}",
+                                got=getattr(policy, "shape", type(policy))))
         return policy.reshape(()) + config.vf_coef * value_loss(values, batch["returns"]) - config.ent_coef * entropy.mean()
     return loss_fn
 
@@ -85,7 +91,7 @@ def train_ppo_with_my_clipped_loss(my_loss, env="CartPole-v1", config=None, seed
     if reference is None:
         reference = _train_ppo(env, config, seed, _loss_with_policy_term(clipped_surrogate_loss))
     return {"reference": reference,
-            "yours": _yours(lambda: _train_ppo(env, config, seed, _loss_with_policy_term(my_loss)), "clipped loss")}
+            "yours": _yours(lambda: _train_ppo(env, config, seed, _loss_with_policy_term(my_loss)), tr("clipped loss"))}
 
 
 # ---------------------------------------------------------------- DPO on a table of answers
@@ -139,22 +145,24 @@ def train_dpo_with_my_loss(my_loss, beta: float = 0.1, steps: int = 150, lr: flo
                 record["true_reward"] = float((logp.exp() * true_reward).sum(-1).mean())
                 record["kl"] = float((logp.exp() * (logp - ref_logp)).sum(-1).mean())
             if not np.isfinite(record["loss"]):
-                raise ValueError(f"the loss became {record['loss']} at step {record['step']}")
+                raise ValueError(tr("the loss became {loss} at step {step}", loss=record["loss"], step=record["step"]))
         return train_dpo(policy, reference, data, config, callback=measure, seed=seed, loss_fn=loss_fn)
-    return {"reference": run(None), "yours": _yours(lambda: run(my_loss), "DPO loss")}
+    return {"reference": run(None), "yours": _yours(lambda: run(my_loss), tr("DPO loss"))}
 
 
 def plot_runs(runs: dict, x: str, panels: dict, title: str = ""):
     """One panel per ``{key: label}`` of ``panels``, each run of ``runs`` ({name: history or None})
     as a line against ``x``; returns the figure."""
     import matplotlib.pyplot as plt
+    legend = {"reference": tr_plot("reference"), "yours": tr_plot("yours")}
+    xlabel = {"step": tr_plot("step"), "global_step": tr_plot("global step")}.get(x, x.replace("_", " "))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 2.8), layout="constrained")
     for ax, (key, label) in zip(np.atleast_1d(axes), panels.items()):
         for name, history in runs.items():
             if history:
-                ax.plot([r[x] for r in history], [r[key] for r in history], label=name,
+                ax.plot([r[x] for r in history], [r[key] for r in history], label=legend.get(name, name),
                         linestyle="-" if name == "reference" else "--")
-        ax.set(title=label, xlabel=x.replace("_", " "))
+        ax.set(title=label, xlabel=xlabel)
     np.atleast_1d(axes)[0].legend()
     if title:
         fig.suptitle(title)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..i18n import tr
 from ._core import Case, Mistake, run_check
 from ._hints import Hints, register
 
@@ -35,15 +36,15 @@ register(HINTS)
 def _gae_cases():
     rng = np.random.default_rng(1)
     rewards, values = rng.normal(size=6).round(2), rng.normal(size=6).round(2)
-    cases = [Case("one episode, no end", kwargs=dict(rewards=rewards, values=values, dones=np.zeros(6),
+    cases = [Case(tr("one episode, no end"), kwargs=dict(rewards=rewards, values=values, dones=np.zeros(6),
                                                      last_value=0.5, gamma=0.9, lam=0.8))]
     dones = np.array([0, 0, 1, 1, 0, 1.0])
-    cases.append(Case("two ends in a row and one at the last step",
+    cases.append(Case(tr("two ends in a row and one at the last step"),
                       kwargs=dict(rewards=rewards, values=values, dones=dones, last_value=0.5, gamma=0.9, lam=0.8)))
     R, V = rng.normal(size=(7, 3)).round(2), rng.normal(size=(7, 3)).round(2)
     D = np.zeros((7, 3))
     D[2, 0] = D[6, 1] = D[4, 2] = 1
-    cases.append(Case("three environments, shape (T, N)",
+    cases.append(Case(tr("three environments, shape (T, N)"),
                       kwargs=dict(rewards=R, values=V, dones=D, last_value=rng.normal(size=3).round(2), gamma=0.99, lam=0.95)))
     return cases
 
@@ -97,7 +98,7 @@ def check_gae(fn) -> bool:
                 lambda *a, **k: (gae(*a, **k)[0], gae(*a, **k)[0])),
     ]
     return run_check("check_gae", fn, gae, _gae_cases(), mistakes=mistakes,
-                     compared="result 0 = advantages, result 1 = returns",
+                     compared=tr("result 0 = advantages, result 1 = returns"),
                      exercise="gae")
 
 
@@ -118,9 +119,9 @@ def check_clipped_surrogate_loss(fn) -> bool:
     logp_old = torch.log(torch.tensor([0.5, 0.5, 0.2, 0.2, 0.7, 0.1], dtype=torch.float64))
     ratios = torch.tensor([1.5, 0.6, 1.1, 0.9, 1.3, 0.5], dtype=torch.float64)
     adv = torch.tensor([1.0, -2.0, 0.5, -1.0, -0.5, 2.0], dtype=torch.float64)
-    cases = [Case("ratios inside and outside the clip range, both signs of A",
+    cases = [Case(tr("ratios inside and outside the clip range, both signs of A"),
                   (logp_old + torch.log(ratios), logp_old, adv, 0.2)),
-             Case("small batch, eps = 0.1", (logp_old[:3] + 0.3, logp_old[:3], adv[:3], 0.1))]
+             Case(tr("small batch, eps = 0.1"), (logp_old[:3] + 0.3, logp_old[:3], adv[:3], 0.1))]
     clamp = lambda r, e: r.clamp(1 - e, 1 + e)  # noqa: E731
     mistakes = [
         Mistake("the min/max sign pitfall: the loss is −min(rA, clip(r)A) = max(−rA, −clip(r)A); "
@@ -139,6 +140,6 @@ def check_clipped_surrogate_loss(fn) -> bool:
                 _with_logp_gradient(lambda n, o, a, e: ref(n.detach(), o, a, e))),
     ]
     return run_check("check_clipped_surrogate_loss", _with_logp_gradient(fn), _with_logp_gradient(ref), cases,
-                     mistakes=mistakes, compared="result 0 = the loss, result 1 = its gradient with "
-                     "respect to logp_new",
+                     mistakes=mistakes, compared=tr("result 0 = the loss, result 1 = its gradient with "
+                                                   "respect to logp_new"),
                      exercise="clipped_surrogate_loss")

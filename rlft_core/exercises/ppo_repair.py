@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import torch
 
+from ..i18n import tr
 from ._core import Case, Mistake, run_check
 from ._hints import Hints, register
 
@@ -74,40 +75,45 @@ def reference_ppo_loss(batch, logp_new, entropy, values, config):
             - config.ent_coef * entropy.mean())
 
 
-# Every line of the loss where a bug can hide, in the order of the code: (slot, {variant: hint}).
-# The first variant of each slot is the planted bug of buggy_ppo_loss; the others are other
-# common mistakes on the same line, or (ACCEPTED) another convention that is just as right.
-BUG_SLOTS = [
-    ("advantages", {
-        "variance": "the advantages are divided by their *variance*; standardising divides by the "
-                    "standard deviation: (adv - adv.mean()) / (adv.std() + 1e-8).",
-        "none": "the advantages are not standardised: (adv - adv.mean()) / (adv.std() + 1e-8) "
-                "(per minibatch, Huang et al. 2022, detail 7).",
-        "population_std": "not a bug: adv.std(unbiased=False) is the population std (numpy's "
-                          "default, used by OpenAI Baselines); torch's default adv.std() is the "
-                          "unbiased one (CleanRL). Both are accepted."}),
-    ("detach", {
-        "attached": "batch['logp_old'] comes from the policy that collected the data: a constant. "
-                    "Use batch['logp_old'].detach(), or the gradient also flows into the old log-probs."}),
-    ("ratio", {
-        "log_ratio": "the ratio is exp(logp_new - logp_old); logp_new - logp_old is the *log*-ratio "
-                     "(the source's “log probability ratio”).",
-        "inverted": "the ratio is π_new/π_old = exp(logp_new - logp_old), not exp(logp_old - logp_new)."}),
-    ("policy_sign", {
-        "objective": "the optimiser *minimises*: the policy loss is -min(r·A, clip(r)·A).mean(), "
-                     "the negated clipped objective (the source's min E[log π·A] has this sign bug too).",
-        "min_of_negated": "negating turns min into max: the loss is max(-r·A, -clip(r)·A), not "
-                          "min(-r·A, -clip(r)·A)."}),
-    ("value_target", {
-        "advantages": "the critic regresses on the *returns* (R_t = A_t + V_old), not the advantages.",
-        "no_half": "the value loss is 0.5 * mean((V - R)²) (rlft_core.ppo_losses.value_loss)."}),
-    ("entropy", {
-        "plus": "the entropy is a *bonus*: subtract ent_coef * entropy.mean() from the loss (adding it "
-                "punishes exploration and collapses the policy).",
-        "missing": "the entropy bonus is missing: - config.ent_coef * entropy.mean()."}),
-]
+def bug_slots(tr=tr) -> list:
+    """Every line of the loss where a bug can hide, in the order of the code: (slot, {variant: hint}).
+
+    The first variant of each slot is the planted bug of buggy_ppo_loss; the others are other
+    common mistakes on the same line, or (ACCEPTED) another convention that is just as right.
+    The hints are in the current language (``tr``), read when a check runs.
+    """
+    return [
+        ("advantages", {
+            "variance": tr("the advantages are divided by their *variance*; standardising divides by the "
+                           "standard deviation: (adv - adv.mean()) / (adv.std() + 1e-8)."),
+            "none": tr("the advantages are not standardised: (adv - adv.mean()) / (adv.std() + 1e-8) "
+                       "(per minibatch, Huang et al. 2022, detail 7)."),
+            "population_std": tr("not a bug: adv.std(unbiased=False) is the population std (numpy's "
+                                 "default, used by OpenAI Baselines); torch's default adv.std() is the "
+                                 "unbiased one (CleanRL). Both are accepted.")}),
+        ("detach", {
+            "attached": tr("batch['logp_old'] comes from the policy that collected the data: a constant. "
+                           "Use batch['logp_old'].detach(), or the gradient also flows into the old log-probs.")}),
+        ("ratio", {
+            "log_ratio": tr("the ratio is exp(logp_new - logp_old); logp_new - logp_old is the *log*-ratio "
+                            "(the source's “log probability ratio”)."),
+            "inverted": tr("the ratio is π_new/π_old = exp(logp_new - logp_old), not exp(logp_old - logp_new).")}),
+        ("policy_sign", {
+            "objective": tr("the optimiser *minimises*: the policy loss is -min(r·A, clip(r)·A).mean(), "
+                            "the negated clipped objective (the source's min E[log π·A] has this sign bug too)."),
+            "min_of_negated": tr("negating turns min into max: the loss is max(-r·A, -clip(r)·A), not "
+                                 "min(-r·A, -clip(r)·A).")}),
+        ("value_target", {
+            "advantages": tr("the critic regresses on the *returns* (R_t = A_t + V_old), not the advantages."),
+            "no_half": tr("the value loss is 0.5 * mean((V - R)²) (rlft_core.ppo_losses.value_loss).")}),
+        ("entropy", {
+            "plus": tr("the entropy is a *bonus*: subtract ent_coef * entropy.mean() from the loss (adding it "
+                       "punishes exploration and collapses the policy)."),
+            "missing": tr("the entropy bonus is missing: - config.ent_coef * entropy.mean().")}),
+    ]
 
 
+BUG_SLOTS = bug_slots(tr=lambda text: text)     # in English: the slots and variants by name
 ACCEPTED = {("advantages", "population_std")}     # variants that are not bugs
 
 
@@ -176,9 +182,9 @@ def _cases():
     small = {k: v[:5].clone() for k, v in data.items()}
     small["advantages"] = torch.tensor([0.2, -0.1, 0.3, 0.05, -0.4], **f64)
     order = ("logp_old", "logp_new", "advantages", "values", "returns", "entropy")
-    return [Case("a minibatch of 8, default coefficients",
+    return [Case(tr("a minibatch of 8, default coefficients"),
                  (*(data[k] for k in order), SimpleNamespace(clip_eps=0.2, vf_coef=0.5, ent_coef=0.01))),
-            Case("5 samples, small advantages, eps = 0.1, c1 = 1, c2 = 0.05",
+            Case(tr("5 samples, small advantages, eps = 0.1, c1 = 1, c2 = 0.05"),
                  (*(small[k] for k in order), SimpleNamespace(clip_eps=0.1, vf_coef=1.0, ent_coef=0.05)))]
 
 
@@ -186,6 +192,7 @@ def _mistakes():
     """One Mistake per combination of bugs (at most one per slot), hint = how many + the first one."""
     options = [[None, *variants] for _, variants in BUG_SLOTS]
     slots = [slot for slot, _ in BUG_SLOTS]
+    hints = dict(bug_slots())                       # in the current language
     mistakes = []
     for combo in itertools.product(*options):
         variant = {slot: v for slot, v in zip(slots, combo) if v is not None}
@@ -193,10 +200,12 @@ def _mistakes():
         if not bugs:
             continue
         first_slot = next(s for s in slots if s in bugs)
-        hint = dict(BUG_SLOTS)[first_slot][bugs[first_slot]]
-        count = f"{len(bugs)} bug{'s' if len(bugs) > 1 else ''} left"
-        mistakes.append((len(bugs), Mistake(f"{count}. The first one ({first_slot}): {hint}",
-                                             _with_gradients(ppo_loss_variant(variant)))))
+        hint = hints[first_slot][bugs[first_slot]]
+        if len(bugs) == 1:
+            text = tr("{count} bug left. The first one ({slot}): {hint}", count=1, slot=first_slot, hint=hint)
+        else:
+            text = tr("{count} bugs left. The first one ({slot}): {hint}", count=len(bugs), slot=first_slot, hint=hint)
+        mistakes.append((len(bugs), Mistake(text, _with_gradients(ppo_loss_variant(variant)))))
     return [m for _, m in sorted(mistakes, key=lambda pair: pair[0])]
 
 
@@ -207,8 +216,8 @@ def check_ppo_loss(fn) -> bool:
         "check_ppo_loss", _with_gradients(fn), _with_gradients(reference_ppo_loss), _cases(),
         mistakes=_mistakes(), check_mutation=False,
         also_right=[_with_gradients(ppo_loss_variant(dict(ACCEPTED)))],
-        compared="result 0 = the loss; results 1, 2, 3 = its gradients with respect to the policy "
-                 "parameters θ (logp_new = logp_new0 + θ, logp_old = logp_old0 + θ/2), the values "
-                 "and the entropies",
+        compared=tr("result 0 = the loss; results 1, 2, 3 = its gradients with respect to the policy "
+                    "parameters θ (logp_new = logp_new0 + θ, logp_old = logp_old0 + θ/2), the values "
+                    "and the entropies"),
         exercise="ppo_loss")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..i18n import tr
 from ._core import Case, Mistake, run_check
 from ._hints import Hints, register
 
@@ -40,9 +41,9 @@ def check_bradley_terry_loss(fn) -> bool:
     """``fn(r_chosen, r_rejected) -> scalar`` = mean(−log σ(r_chosen − r_rejected))."""
     from ..reward_model import bradley_terry_loss as ref
     r_c, r_r = _pairs(0)
-    cases = [Case("random rewards", (r_c, r_r)),
-             Case("ties: every loss is log 2", (r_c, r_c.clone())),
-             Case("extreme gaps (±800)", (torch.tensor([800.0, -800.0], dtype=torch.float64),
+    cases = [Case(tr("random rewards"), (r_c, r_r)),
+             Case(tr("ties: every loss is log 2"), (r_c, r_c.clone())),
+             Case(tr("extreme gaps (±800)"), (torch.tensor([800.0, -800.0], dtype=torch.float64),
                                           torch.tensor([-800.0, 800.0], dtype=torch.float64)))]
     mistakes = [
         Mistake("log(sigmoid(x)) underflows to −inf for very negative x (sigmoid rounds to 0); use F.logsigmoid(x), which "
@@ -74,9 +75,9 @@ def check_dpo_loss(fn) -> bool:
     logps = [-(torch.rand(6, generator=gen, dtype=torch.float64) * 20 + 1) for _ in range(4)]
     extreme = [torch.tensor([-2020.0], dtype=torch.float64), torch.tensor([-20.0], dtype=torch.float64),
                torch.tensor([-20.0], dtype=torch.float64), torch.tensor([-20.0], dtype=torch.float64)]
-    cases = [Case("random log-probs, beta = 0.1", (*logps, 0.1)),
+    cases = [Case(tr("random log-probs, beta = 0.1"), (*logps, 0.1)),
              Case("beta = 0.5", (*logps, 0.5)),
-             Case("extreme: h = −2000, beta = 0.5 gives exactly 1000", (*extreme, 0.5))]
+             Case(tr("extreme: h = −2000, beta = 0.5 gives exactly 1000"), (*extreme, 0.5))]
 
     def h(pc, pr, rc, rr):
         return (pc - rc) - (pr - rr)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._core import Case, Mistake, _call_with_time_limit, _TimeLimit, run_check
+from ..i18n import tr
+from ._core import Case, Mistake, _call_with_time_limit, _TimeLimit, run_check, stuck
 from ._hints import Hints, register, remember
 
 
@@ -58,8 +59,8 @@ def check_discounted_return(fn) -> bool:
     """``fn(rewards, gamma) -> float``: the discounted return G_0 = Σ_t γ^t r_t of one episode."""
     def ref(rewards, gamma):
         return float(sum(gamma ** t * r for t, r in enumerate(rewards)))
-    cases = [Case("three rewards", ([1.0, 2.0, 3.0], 0.5)), Case("gamma = 1", ([1.0, -1.0, 4.0], 1.0)),
-             Case("gamma = 0", ([2.0, 5.0], 0.0)), Case("one reward", ([7.0], 0.9))]
+    cases = [Case(tr("three rewards"), ([1.0, 2.0, 3.0], 0.5)), Case("gamma = 1", ([1.0, -1.0, 4.0], 1.0)),
+             Case("gamma = 0", ([2.0, 5.0], 0.0)), Case(tr("one reward"), ([7.0], 0.9))]
     mistakes = [Mistake("the first reward is not discounted: the weights are γ^0, γ^1, γ^2, ...",
                         lambda rewards, gamma: float(sum(gamma ** (t + 1) * r for t, r in enumerate(rewards))))]
     return run_check("check_discounted_return", fn, ref, cases, mistakes=mistakes,
@@ -90,7 +91,7 @@ def check_heuristic_policy(policy, episodes: int = 5, min_steps: int = 200, seed
             while not done:
                 action = int(np.asarray(policy(obs)).item())
                 if action not in (0, 1):
-                    raise ValueError(f"the action must be 0 (push left) or 1 (push right), got {action}")
+                    raise ValueError(tr("the action must be 0 (push left) or 1 (push right), got {action}", action=action))
                 obs, _, terminated, truncated, _ = env.step(action)
                 steps += 1
                 done = terminated or truncated
@@ -98,24 +99,27 @@ def check_heuristic_policy(policy, episodes: int = 5, min_steps: int = 200, seed
     try:
         _call_with_time_limit(run_episodes, (), {}, time_limit)
     except NotImplementedError:
-        print(f"✏️  {title}: not attempted yet.\n{HINTS['heuristic_policy'].start}\n"
-              "Stuck? Call hint() for a hint (once: the idea; twice: the formula).")
+        print(tr("✏️  {title}: not attempted yet.", title=title) + f"\n{tr(HINTS['heuristic_policy'].start)}\n"
+              + stuck())
         return False
     except _TimeLimit:
-        print(f"❌ {title}: the episodes took longer than {time_limit:g} s; is your policy very slow?")
+        print(tr("❌ {title}: the episodes took longer than {seconds:g} s; is your policy very slow?",
+                 title=title, seconds=time_limit))
         return False
     except Exception as e:  # noqa: BLE001
-        print(f"❌ {title}: your policy raised {type(e).__name__}: {e}")
+        print(tr("❌ {title}: your policy raised {error}: {message}", title=title, error=type(e).__name__, message=e))
         return False
     finally:
         env.close()
     mean = float(np.mean(lengths))
     if mean >= min_steps:
-        print(f"✅ {title}: the pole stayed up {mean:.0f} steps on average (episode lengths {lengths}).")
+        print(tr("✅ {title}: the pole stayed up {mean:.0f} steps on average (episode lengths {lengths}).",
+                 title=title, mean=mean, lengths=lengths))
         return True
-    print(f"❌ {title}: the pole stayed up only {mean:.0f} steps on average (lengths {lengths}); "
-          f"{min_steps} needed.\n💡 Hint: the pole angle alone reacts too late; add the angular "
-          "velocity obs[3] (and a little of the cart velocity obs[1]).")
+    print(tr("❌ {title}: the pole stayed up only {mean:.0f} steps on average (lengths {lengths}); {needed} needed.",
+             title=title, mean=mean, lengths=lengths, needed=min_steps) + "\n"
+          + tr("💡 Hint: {hint}", hint=tr("the pole angle alone reacts too late; add the angular velocity obs[3] "
+                                         "(and a little of the cart velocity obs[1]).")))
     return False
 
 
@@ -132,11 +136,13 @@ def _tabular_cases(with_next_action: bool):
                       alpha=0.5, gamma=0.9)
         if with_next_action:
             kwargs["a_next"] = a_next
-        cases.append(Case(f"{'terminal' if done else 'non-terminal'} step {i}", kwargs=kwargs))
+        name = tr("terminal step {i}", i=i) if done else tr("non-terminal step {i}", i=i)
+        cases.append(Case(name, kwargs=kwargs))
     return cases
 
 
-_TABULAR = "result 0 = the TD error you return, result 1 = the Q table after your update"
+def _tabular_compared() -> str:
+    return tr("result 0 = the TD error you return, result 1 = the Q table after your update")
 
 
 def _returning_q(update):
@@ -157,7 +163,7 @@ def check_q_learning_update(fn) -> bool:
         *_return_value_mistakes(q_learning_update),
     ]
     return run_check("check_q_learning_update", _returning_q(fn), _returning_q(q_learning_update),
-                     _tabular_cases(False), mistakes=mistakes, check_mutation=False, compared=_TABULAR,
+                     _tabular_cases(False), mistakes=mistakes, check_mutation=False, compared=_tabular_compared(),
                      exercise="q_learning_update")
 
 
@@ -172,7 +178,7 @@ def check_sarsa_update(fn) -> bool:
         *_return_value_mistakes(sarsa_update),
     ]
     return run_check("check_sarsa_update", _returning_q(fn), _returning_q(sarsa_update),
-                     _tabular_cases(True), mistakes=mistakes, check_mutation=False, compared=_TABULAR,
+                     _tabular_cases(True), mistakes=mistakes, check_mutation=False, compared=_tabular_compared(),
                      exercise="sarsa_update")
 
 
@@ -221,9 +227,9 @@ def check_reinforce_loss(fn) -> bool:
     """``fn(logp, returns, baseline=None) -> scalar loss`` = −mean(logp · (G − b)), b detached."""
     from ..reinforce import reinforce_loss
     gen = torch.Generator().manual_seed(0)
-    cases = [Case("no baseline", (torch.randn(6, generator=gen, dtype=torch.float64) - 1,
+    cases = [Case(tr("no baseline"), (torch.randn(6, generator=gen, dtype=torch.float64) - 1,
                                   torch.randn(6, generator=gen, dtype=torch.float64) * 5, None)),
-             Case("with a baseline", (torch.randn(8, generator=gen, dtype=torch.float64) - 1,
+             Case(tr("with a baseline"), (torch.randn(8, generator=gen, dtype=torch.float64) - 1,
                                       torch.randn(8, generator=gen, dtype=torch.float64) * 5,
                                       torch.randn(8, generator=gen, dtype=torch.float64)))]
     mistakes = [
@@ -237,6 +243,6 @@ def check_reinforce_loss(fn) -> bool:
                 _with_gradients(lambda lp, g, b: reinforce_loss(lp, g, b) * lp.numel())),
     ]
     return run_check("check_reinforce_loss", _with_gradients(fn), _with_gradients(reinforce_loss), cases,
-                     mistakes=mistakes, compared="result 0 = the loss, result 1 = its gradient with "
-                     "respect to logp, result 2 = its gradient with respect to the baseline",
+                     mistakes=mistakes, compared=tr("result 0 = the loss, result 1 = its gradient with "
+                                                   "respect to logp, result 2 = its gradient with respect to the baseline"),
                      exercise="reinforce_loss")
