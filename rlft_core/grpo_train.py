@@ -33,7 +33,7 @@ from .tiny_lm import generate, token_logprobs
 from .utils import seed_everything
 
 ADVANTAGES = ("grpo", "rloo", "none")
-SFT_CONFIG = SFTConfig(steps=600, batch_size=128, learning_rate=5e-3)   # the flawed SFT starting point of notebook 12
+SFT_CONFIG = SFTConfig(steps=1200, batch_size=128, learning_rate=5e-3)   # the flawed SFT starting point of notebook 12
 
 
 @dataclass
