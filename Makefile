@@ -94,8 +94,10 @@ chapters: setup
 # with the network off: reveal.js, MathJax, require.js, jQuery, the widget renderer and mermaid are
 # fetched once from the npm registry (pinned, sha512-checked, cached in build/cache/npm/) and copied
 # into its assets/ with their licences. The build fails if a page loads anything from the network or
-# a student page shows a solution line. AUDIENCE=student|instructor builds one; ONLY=02 one notebook.
-SITE_ARGS = $(if $(FRESH),--fresh,) $(if $(AUDIENCE),--audience $(AUDIENCE),) $(if $(ONLY),--only $(ONLY),)
+# a student page shows a solution line. AUDIENCE=student|instructor builds one; ONLY=02 one notebook;
+# LANG=zh builds the Chinese edition (zh/solutions, zh/chapters) into build/zh/.
+SITE_ARGS = $(if $(FRESH),--fresh,) $(if $(AUDIENCE),--audience $(AUDIENCE),) $(if $(ONLY),--only $(ONLY),) \
+            $(if $(filter zh,$(LANG)),--lang zh,)
 slides: setup
 	$(PY) tools/build_site.py slides $(SITE_ARGS)
 

@@ -30,6 +30,7 @@ carries static snapshots of its figures, shown until the renderer has drawn the 
     python tools/build_site.py slides html                      # both kinds, both audiences
     python tools/build_site.py html --audience student          # one audience
     python tools/build_site.py slides --only 02 --fresh         # notebooks starting with 02, re-executed
+    python tools/build_site.py slides html --lang zh            # 中文版: from zh/solutions and zh/chapters into build/zh/
 """
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ CHAPTERS = ROOT / "chapters"
 BUILD = ROOT / "build"
 CACHE = BUILD / "cache" / "npm"
 AUDIENCES = {"instructor": SOLUTIONS, "student": CHAPTERS}      # audience -> the notebooks it gets
+EDITIONS = {"en": AUDIENCES,                                     # language -> its AUDIENCES
+            "zh": {"instructor": ROOT / "zh" / "solutions", "student": ROOT / "zh" / "chapters"}}
 CELL_TIMEOUT = 600                                               # seconds for one cell
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -289,18 +292,21 @@ def main(argv=None) -> int:
     parser.add_argument("--audience", choices=["student", "instructor", "both"], default="both")
     parser.add_argument("--only", help="build only the notebooks whose file name starts with this")
     parser.add_argument("--fresh", action="store_true", help="execute again even if an executed copy is up to date")
-    parser.add_argument("--build-dir", type=Path, default=BUILD)
+    parser.add_argument("--build-dir", type=Path, default=None, help="default: build/ (build/zh/ for --lang zh)")
+    parser.add_argument("--lang", choices=sorted(EDITIONS), default="en", help="the edition: en, or zh (中文版)")
     args = parser.parse_args(argv)
+    folders = EDITIONS[args.lang]
+    build_dir = args.build_dir or (BUILD if args.lang == "en" else BUILD / args.lang)
     audiences = list(AUDIENCES) if args.audience == "both" else [args.audience]
     secret_lines = site_checks.solution_lines(SOLUTIONS, CHAPTERS, ROOT / "rlft_core")
     start, problems = time.perf_counter(), []
     for audience in audiences:
-        sources = course_notebooks(AUDIENCES[audience], only=args.only)
+        sources = course_notebooks(folders[audience], only=args.only)
         if not sources:
-            print(f"no notebooks in {AUDIENCES[audience]} match", file=sys.stderr)
+            print(f"no notebooks in {folders[audience]} match", file=sys.stderr)
             return 1
-        print(f"{audience}: {len(sources)} notebooks from {AUDIENCES[audience].relative_to(ROOT)}/", flush=True)
-        written = build(list(dict.fromkeys(args.kinds)), sources, build_dir=args.build_dir, fresh=args.fresh,
+        print(f"{audience}: {len(sources)} notebooks from {folders[audience].relative_to(ROOT)}/", flush=True)
+        written = build(list(dict.fromkeys(args.kinds)), sources, build_dir=build_dir, fresh=args.fresh,
                         audience=audience)
         for kind, pages in written.items():
             print(f"  {kind}: {len(pages) - 1} notebooks -> {pages[-1]}")
