@@ -95,9 +95,16 @@ def chromium():
 @pytest.fixture
 def lab_server(tmp_path):
     """JupyterLab serving a temporary copy of notebook 00; shut down (kernels included) at the end."""
+    with serving_a_copy(NOTEBOOK, tmp_path) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serving_a_copy(notebook: Path, tmp_path: Path):
+    """JupyterLab serving a temporary folder that holds a copy of ``notebook``."""
     root = tmp_path / "course"
     root.mkdir()
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    shutil.copy(notebook, root / notebook.name)
     with running_lab(root, tmp_path) as server:
         yield server
 
@@ -193,6 +200,34 @@ PROMPTS_JS = """() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-Inp
                         .map(node => node.innerText.trim())"""
 
 
+def open_and_run_all(page, server, notebook: Path, explain) -> None:
+    """Open ``notebook`` (served at the server's root) in JupyterLab, run all its cells through the
+    Run menu, and wait until every code cell has run with no error on the page."""
+    page.goto(f"{server.url}/lab/tree/{notebook.name}?reset&token={server.token}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=60_000)
+    n_code_cells = sum(cell.cell_type == "code" for cell in nbformat.read(notebook, as_version=4).cells)
+    _wait_for(lambda: len(page.evaluate(PROMPTS_JS)) == n_code_cells, 30,
+              f"all {n_code_cells} code cells to be shown", explain)
+    _wait_for(lambda: any(k["execution_state"] == "idle" for k in server.api("/api/kernels")),
+              60, "an idle kernel", explain)
+
+    # Run → Run All Cells (a plain text selector would also match "Restart Kernel and Run All Cells…")
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+    def all_cells_ran():
+        if page.evaluate(ERRORS_JS):
+            pytest.fail(f"a cell shows an error:\n{explain()}")
+        prompts = page.evaluate(PROMPTS_JS)
+        return (len(prompts) == n_code_cells and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts)
+                and all(k["execution_state"] == "idle" for k in server.api("/api/kernels")))
+
+    started = time.monotonic()
+    _wait_for(all_cells_ran, RUN_ALL_TIMEOUT, "all cells to run", explain)
+    print(f"all {n_code_cells} code cells ran in {time.monotonic() - started:.1f} s")
+    assert page.evaluate(ERRORS_JS) == [], explain()
+
+
 def test_course_settings_keep_widget_callbacks_on_the_main_kernel_thread(lab_server):
     """`make setup` installs tools/lab-overrides.json: comms over subshells would run pyplot
     callbacks on a second thread, and slider redraws could come out blank."""
@@ -222,28 +257,7 @@ def test_notebook_00_runs_in_jupyterlab_with_working_widgets(chromium, lab_serve
                     f"browser console (last 10): {console[-10:]}\nserver log:\n{lab_server.log_tail()}")
 
         try:
-            page.goto(f"{lab_server.url}/lab/tree/{NOTEBOOK.name}?reset&token={lab_server.token}")
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=60_000)
-            n_code_cells = sum(cell.cell_type == "code" for cell in nbformat.read(NOTEBOOK, as_version=4).cells)
-            _wait_for(lambda: len(page.evaluate(PROMPTS_JS)) == n_code_cells, 30,
-                      f"all {n_code_cells} code cells to be shown", explain)
-            _wait_for(lambda: any(k["execution_state"] == "idle" for k in lab_server.api("/api/kernels")),
-                      60, "an idle kernel", explain)
-
-            # Run → Run All Cells (a plain text selector would also match "Restart Kernel and Run All Cells…")
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-
-            def all_cells_ran():
-                if page.evaluate(ERRORS_JS):
-                    pytest.fail(f"a cell shows an error:\n{explain()}")
-                prompts = page.evaluate(PROMPTS_JS)
-                return (len(prompts) == n_code_cells and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts)
-                        and all(k["execution_state"] == "idle" for k in lab_server.api("/api/kernels")))
-
-            started = time.monotonic()
-            _wait_for(all_cells_ran, RUN_ALL_TIMEOUT, "all cells to run", explain)
-            print(f"all {n_code_cells} code cells ran in {time.monotonic() - started:.1f} s")
+            open_and_run_all(page, lab_server, NOTEBOOK, explain)
             assert page.evaluate(ERRORS_JS) == [], explain()
 
             # The widgets rendered: the γ slider (interactive) and the labelling buttons.

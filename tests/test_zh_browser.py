@@ -11,17 +11,14 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import shutil
-import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from rlft_core import i18n
 from rlft_core.exercises import check_discounted_return
-from test_browser import (CHROMIUM_ARGS, ERRORS_JS, PROMPTS_JS, RUN_ALL_TIMEOUT, WIDGET_TIMEOUT,  # noqa: F401
-                          _wait_for, chromium, running_lab)
+from test_browser import (CHROMIUM_ARGS, ERRORS_JS, PROMPTS_JS, WIDGET_TIMEOUT, _wait_for,  # noqa: F401
+                          chromium, open_and_run_all, serving_a_copy)
 
 pytestmark = pytest.mark.slow
 
@@ -51,10 +48,7 @@ def not_attempted_message() -> str:
 
 @pytest.fixture
 def zh_lab(tmp_path):
-    root = tmp_path / "course"
-    root.mkdir()
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
-    with running_lab(root, tmp_path) as server:
+    with serving_a_copy(NOTEBOOK, tmp_path) as server:
         yield server
 
 
@@ -74,25 +68,7 @@ def test_zh_notebook_00_shows_chinese_checker_messages_and_widget_labels(chromiu
                     f"server log:\n{zh_lab.log_tail()}")
 
         try:
-            page.goto(f"{zh_lab.url}/lab/tree/{NOTEBOOK.name}?reset&token={zh_lab.token}")
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=60_000)
-            n_code_cells = sum(cell.cell_type == "code" for cell in nbformat.read(NOTEBOOK, as_version=4).cells)
-            _wait_for(lambda: len(page.evaluate(PROMPTS_JS)) == n_code_cells, 30, "the code cells", explain)
-            _wait_for(lambda: any(k["execution_state"] == "idle" for k in zh_lab.api("/api/kernels")),
-                      60, "an idle kernel", explain)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-
-            def all_cells_ran():
-                if page.evaluate(ERRORS_JS):
-                    pytest.fail(f"a cell shows an error:\n{explain()}")
-                prompts = page.evaluate(PROMPTS_JS)
-                return (len(prompts) == n_code_cells and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts)
-                        and all(k["execution_state"] == "idle" for k in zh_lab.api("/api/kernels")))
-
-            started = time.monotonic()
-            _wait_for(all_cells_ran, RUN_ALL_TIMEOUT, "all cells to run", explain)
-            print(f"all {n_code_cells} code cells ran in {time.monotonic() - started:.1f} s")
+            open_and_run_all(page, zh_lab, NOTEBOOK, explain)
 
             # The Chinese checker message, as the package prints it, is on the page.
             shown = page.locator(".jp-OutputArea-output", has_text=message)
