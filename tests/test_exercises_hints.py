@@ -84,3 +84,36 @@ def test_hint_and_show_solution_print_and_return_nothing_for_a_notebook_to_echo(
     assert ex.hint("gae") is None and ex.show_solution("gae") is None
     out = capsys.readouterr().out
     assert "Hint 1 of 2" in out and "def my_gae(" in out
+
+
+def test_hints_point_to_sections_that_exist():
+    """'Re-read 4.3', 'the bound of 10.3', 'Re-read Step 3': the section (or step) is a heading of the
+    notebook the hint names ('of notebook 04'), else of the exercise's own notebook."""
+    import re
+    from pathlib import Path
+
+    import nbformat
+    solutions = Path(__file__).resolve().parents[1] / "solutions"
+
+    def headings(number):
+        (path,) = solutions.glob(f"{number}_*.ipynb")
+        return [line for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown"
+                for line in cell.source.split("\n") if line.startswith("#")]
+
+    checked, wrong = 0, []
+    for exercise, hints in sorted(_hints._REGISTRY.items()):
+        for sentence in re.split(r"(?<=[.;])\s", hints.start):
+            if "Re-read" not in sentence and "bound of" not in sentence:
+                continue
+            named = re.search(r"notebook (\d\d)", sentence)
+            number = named.group(1) if named else hints.notebook[:2]
+            lines = headings(number)
+            for section in re.findall(r"(?<![\d.])(\d{1,2}\.\d{1,2})(?![\d.])", sentence):
+                checked += 1
+                if not any(line.startswith(f"## {section} · ") for line in lines):
+                    wrong.append(f"{exercise}: section {section} of notebook {number}")
+            for step in re.findall(r"Step (\d)", sentence):
+                checked += 1
+                if not any(f"Step {step}" in line for line in lines):
+                    wrong.append(f"{exercise}: Step {step} of notebook {number}")
+    assert checked >= 10 and wrong == []

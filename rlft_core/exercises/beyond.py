@@ -23,7 +23,7 @@ HINTS = {
         notebook="09_applications_and_tools", function="my_ipo_loss", reference="rlft_core.dpo.dpo_loss"),
     "best_of_n_for_kl": Hints(
         start="Input: kl_budget, in nats (≥ 0). Return an int: the largest n whose best-of-n policy "
-              "stays within the budget by the bound of 8.3.1, KL(best-of-n ‖ π_ref) ≤ log n − (n−1)/n.",
+              "stays within the budget by the bound of 10.3, KL(best-of-n ‖ π_ref) ≤ log n − (n−1)/n.",
         idea="The bound grows with n, slowly (like log n) and without limit. Start at n = 1 (KL 0) and "
              "increase n while the *next* n still fits in the budget.",
         formula="KL(n) = ln n − (n − 1)/n;   answer = max{ n ≥ 1 : KL(n) ≤ kl_budget }   (natural log: math.log)",

@@ -23,7 +23,7 @@ HINTS = {
     "driving_labeler": Hints(
         start="Inputs: two clips; driving_metrics(clip) gives a dict with collision, time_gap (per "
               "step), harsh_brakes, rms_jerk, mean_speed, ... Return 1.0 if clip A is the better "
-              "driving, 0.0 if clip B is, 0.5 if they are equally good. Re-read Step 2 (what a careful "
+              "driving, 0.0 if clip B is, 0.5 if they are equally good. Re-read 6.2 (what a careful "
               "driver wants).",
         idea="Rank what a careful driver cares about: no crash above all, then a safe time gap (not "
              "under 1 s, not far over 3 s), then comfort (few harsh brakes, little jerk). Turn that into "

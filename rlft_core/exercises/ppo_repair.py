@@ -21,7 +21,7 @@ HINTS = {
     "ppo_loss": Hints(
         start="Copy the body of buggy_ppo_loss (show_source(buggy_ppo_loss)) into your function and "
               "fix it line by line; run this check after each fix: it names the first bug that is "
-              "left. There are six. Re-read 4.2 and 4.2b of notebook 04 for the loss you are aiming at.",
+              "left. There are six. Re-read 4.2 and 4.3 of notebook 04 for the loss you are aiming at.",
         idea="Go line by line and ask of each: is this the quantity of the formula? The advantage "
              "normalisation, what is a constant, the ratio, the sign of each term, the critic's "
              "target and the entropy's role each hide one bug.",
