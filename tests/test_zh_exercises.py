@@ -103,7 +103,7 @@ def test_zh_show_solution_headers(chinese, capsys, monkeypatch, tmp_path):
     assert out.startswith("'gae' 的参考解答（来自 solutions/04_ppo_math.ipynb）：\n\ndef my_gae(")
     monkeypatch.setattr(_hints, "SOLUTIONS_DIR", tmp_path)
     _, out = printed(capsys, lambda: ex.show_solution("bradley_terry_loss"))
-    assert out.startswith("课程包旁边没有 solutions/ 目录；下面是课程包自带的 'bradley_terry_loss' 实现，"
+    assert out.startswith("课程软件包旁边没有 solutions/ 目录；下面是课程软件包自带的 'bradley_terry_loss' 实现，"
                           "rlft_core.reward_model.bradley_terry_loss：\n\ndef bradley_terry_loss(")
 
 
@@ -194,6 +194,11 @@ def test_zh_ppo_repair_counts_the_bugs_left_and_names_the_first_in_chinese(chine
     assert "（比较的内容：结果 0 = 损失；结果 1、2、3" in out
 
 
+def test_zh_group_advantages_report_says_once_what_is_compared(chinese, capsys):
+    _, out = printed(capsys, lambda: ex.grpo.check_group_advantages(student_group_advantages_without_eps))
+    assert "\n   （比较的内容：期望值有两个，分别用无偏（贝塞尔校正）标准差和总体标准差算出）。\n" in out
+
+
 # ---------------------------------------------------------------- the report's other sentences
 def test_zh_compare_says_what_differs_in_chinese(chinese):
     assert ex.compare(np.zeros(3), np.zeros(4)) == "期望形状 (3,)，实际形状 (4,)"
@@ -201,7 +206,7 @@ def test_zh_compare_says_what_differs_in_chinese(chinese):
     assert ex.compare(np.zeros(2), None) == "你的函数返回了 None（是不是忘了写 `return`？）"
     assert ex.compare(np.zeros(2), "two") == "期望得到数值，实际得到的是 str"
     assert ex.compare((np.zeros(2), np.zeros(2)), np.zeros(2)) == "期望返回由 2 个结果组成的元组，实际得到的是 ndarray"
-    assert ex.compare((np.zeros(2), np.zeros(2)), (np.zeros(2), np.ones(2))) == "结果 1：数值不一致"
+    assert ex.compare((np.zeros(2), np.zeros(2)), (np.zeros(2), np.ones(2))) == "结果 1（数值不一致）"
     assert ex.compare((np.zeros(2), np.zeros(2)), (np.zeros(2), np.zeros(2))) is None
     set_language("en")
     assert ex.compare(np.zeros(3), np.zeros(4)) == "expected shape (3,), got shape (4,)"
@@ -244,7 +249,7 @@ def test_zh_choose_says_which_function_is_used(chinese, capsys):
     assert printed(capsys, lambda: ex.choose(False, my_gae, gae)) == (gae, "从这里开始使用参考实现 gae（你的版本还没有通过检查）。\n")
     reference = lambda *args: None  # noqa: E731
     _, out = printed(capsys, lambda: ex.choose(False, my_gae, reference))
-    assert out == "从这里开始使用课程包自带的 my_gae（你的版本还没有通过检查）。\n"
+    assert out == "从这里开始使用课程软件包中与 my_gae 对应的参考实现（你的版本还没有通过检查）。\n"
 
 
 def test_zh_heuristic_policy_reports_the_measured_episode_lengths(chinese, capsys):

@@ -52,13 +52,13 @@ def test_zh_every_question_option_and_explanation_is_translated_and_keeps_its_ma
 
 def test_zh_quiz_widget_shows_the_heading_questions_options_and_check_button_in_chinese(zh):
     q = quiz("00")
-    assert q.title == "检验你的理解 · 从这里开始"
+    assert q.title == "自测 · 从这里开始"
     heading, first = q.widget.children[0], q.widget.children[1]
-    assert heading.value == "<h4>检验你的理解 · 从这里开始</h4>"
+    assert heading.value == "<h4>自测 · 从这里开始</h4>"
     assert first.children[0].value == "<b>1. 在本课程中，DPO 是什么的缩写？</b>"
     assert q.radios[0].options[1] == ("直接偏好优化（Direct Preference Optimization）", 1)
     assert [label for label, _ in q.radios[2].options] == ["3.0", "2.439", "2.71", "2.9"]
-    assert {button.description for button in q.buttons} == {"检查答案"}
+    assert {button.description for button in q.buttons} == {"检查"}
     assert q.items == QUESTIONS["00"]                       # the data stays English
 
 
@@ -88,7 +88,7 @@ def test_zh_headless_text_and_html_are_chinese_and_fold_the_answers(zh, key):
         assert (f"<details><summary>答案</summary><p>({letter}) {html.escape(ZH[item.options[item.answer]])}<br>"
                 f"{html.escape(ZH[item.explanation])}</p></details>") in page
     assert page.count("<details>") == len(QUESTIONS[key])
-    assert text.startswith(f"检验你的理解 · {ZH[TITLES[key]]}\n1. ")
+    assert text.startswith(f"自测 · {ZH[TITLES[key]]}\n1. ")
 
 
 def test_zh_gift_export_in_chinese_round_trips(tmp_path):

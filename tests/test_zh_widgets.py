@@ -55,7 +55,7 @@ def test_zh_clipping_explorer_speaks_chinese_with_its_numbers(zh):
     assert caption.startswith("ε = 0.20，Â = +1.0。平坦区域（该样本梯度为零的区间）：r > 1.20（Â > 0：")
     assert f"这批 300 个样本：截断比例 <b>{clipped:.3f}</b>，零梯度比例 <b>{flat:.3f}</b>。" in caption
     explorer.controls["adv"].value = 0.0
-    assert "无：Â = 0 时完全没有梯度" in explorer.data["caption"]
+    assert "平坦区域（该样本梯度为零的区间）：无（Â = 0 时完全没有梯度）。" in explorer.data["caption"]
     explorer.controls["adv"].value = -1.0
     assert "r < 0.80（Â < 0：已让该动作的概率降低得足够多）" in explorer.data["caption"]
 
@@ -113,7 +113,7 @@ def test_zh_grpo_explorers(zh):
     assert [t.get_text() for t in ax.get_xticklabels()] == [f"样本 {i}" for i in range(1, 7)]
     assert ax.get_title() == "一个提示、六个样本：优势" and legend(ax)[0] == "奖励"
     std = np.std([1, 0, 0, 1, 0, 0], ddof=1)
-    assert explorer.data["caption"].startswith(f"组内标准差（Bessel 校正）= {std:.3g}。GRPO 用它去除中心化后的奖励")
+    assert explorer.data["caption"].startswith(f"组内标准差（贝塞尔校正）= {std:.3g}。GRPO 把中心化后的奖励除以它")
     for i in (1, 4):
         explorer.controls[f"r{i}"].value = 0.0
     assert explorer.data["caption"].startswith("六个奖励全部相同：每个优势都是 <b>0</b>")
