@@ -34,3 +34,16 @@ def test_sections_are_numbered_by_the_notebook_in_order(path):
 def test_subsections_carry_no_source_numbers(path):
     numbered = [h for h in headings(path, 3) if re.match(r"### §?\d", h)]
     assert not numbered, f"{path.name}: subsections numbered like the source: {numbered}"
+
+
+def test_instructors_notes_point_to_sections_that_exist():
+    """INSTRUCTORS.md's "(04 §4.2–4.3)" references name sections of that notebook (`## 4.2 · ...`)."""
+    text = (ROOT / "INSTRUCTORS.md").read_text(encoding="utf-8")
+    references = re.findall(r"\b(\d\d) §(\d+\.\d+)(?:–(\d+\.\d+))?", text)
+    assert len(references) >= 15
+    wrong = []
+    for notebook, *numbers in references:
+        path = next((ROOT / "solutions").glob(f"{notebook}_*.ipynb"))
+        numbered = {h.split(" · ")[0][3:] for h in headings(path, 2)}
+        wrong += [f"{notebook} §{n}" for n in numbers if n and n not in numbered]
+    assert not wrong, f"INSTRUCTORS.md points to sections that do not exist: {wrong}"
