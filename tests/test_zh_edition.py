@@ -22,6 +22,7 @@ SEED = "".join((ROOT.parent / "shared" / "seed" / "000_00c587a67c9bb91a.txt").re
     if (ROOT.parent / "shared" / "seed").exists() else None
 CJK = re.compile(r"[\u3400-\u9fff]")
 MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)
+TEXT_IN_MATHS = re.compile(r"\\text\{[^{}]*\}")                 # words inside a formula may be translated
 SOLUTION = re.compile(r"### BEGIN SOLUTION[^\n]*\n(.*?)### END SOLUTION", re.S)
 
 
@@ -100,9 +101,11 @@ def test_zh_markdown_is_in_chinese_and_keeps_the_maths(name):
              if e.cell_type == "markdown"]
     untranslated = [e.id for e, c in pairs if re.search(r"[A-Za-z]{3,} [A-Za-z]{3,}", e.source) and not CJK.search(c.source)]
     assert not untranslated, f"{name}: markdown cells without Chinese: {untranslated}"
-    english_maths = Counter(m for e, _ in pairs for m in MATH.findall(e.source))
-    chinese_maths = Counter(m for _, c in pairs for m in MATH.findall(c.source))
-    outside_quotes = Counter(m for _, c in pairs for m in MATH.findall(re.sub("「[^」]*」", "", c.source)))
+    def maths(text):
+        return [TEXT_IN_MATHS.sub(r"\\text{}", m) for m in MATH.findall(text)]
+    english_maths = Counter(m for e, _ in pairs for m in maths(e.source))
+    chinese_maths = Counter(m for _, c in pairs for m in maths(c.source))
+    outside_quotes = Counter(m for _, c in pairs for m in maths(re.sub("「[^」]*」", "", c.source)))
     # every formula of the English is kept; none is added, except inside a verbatim quote of the source
     assert english_maths - chinese_maths == Counter() and outside_quotes - english_maths == Counter(), \
         f"{name}: maths lost {english_maths - chinese_maths}, gained {outside_quotes - english_maths}"
@@ -110,10 +113,12 @@ def test_zh_markdown_is_in_chinese_and_keeps_the_maths(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_zh_sections_keep_the_numbers_and_source_tags(name):
+    """The same numbered headings, pointing to the same sections of the source (the tag's words may be
+    translated: `源 §4.3 step 1` is `源 §4.3 第 1 步`)."""
     def sections(notebook):
-        return [re.match(r"(#+ [\d.]+ · (?:源 §[^·]+ · )?)", line).group(1)
+        return [(match.group(1), re.findall(r"\d+(?:\.\d+)?", match.group(2) or ""))
                 for cell in notebook.cells if cell.cell_type == "markdown"
-                for line in cell.source.split("\n") if re.match(r"#+ [\d.]+ · ", line)]
+                for match in [re.match(r"(#+ [\d.]+) · (源 §[^·]+ · )?", line) for line in cell.source.split("\n")] if match]
     assert sections(read("zh", "solutions", f"{name}.ipynb")) == sections(read("solutions", f"{name}.ipynb"))
 
 
