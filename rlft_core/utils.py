@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ._validate import check_int
-from .i18n import tr
+from .i18n import cjk_font, get_language, tr
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -125,6 +125,9 @@ def doctor(verbose: bool = True) -> dict:
         problems.append(tr("JupyterLab handles widget callbacks on a second kernel thread, so slider redraws can "
                            "come out blank: run `python tools/setup_course.py lab-settings` (make lab does it), "
                            "then restart JupyterLab"))
+    # Chinese in plots needs a CJK font; without one, plot text stays English (rlft_core.i18n)
+    report["language"] = get_language()
+    report["cjk_font"] = cjk_font() or tr("none: plots keep English text (install e.g. fonts-noto-cjk)")
     report["problems"] = problems
     if verbose:
         for key, value in report.items():

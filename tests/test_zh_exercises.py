@@ -367,3 +367,19 @@ def test_zh_switching_back_to_english_gives_the_english_report_byte_for_byte(chi
     assert "wrong on case 'three rewards': the values differ." in english and "6 bugs left. The first one (advantages)" in english
     assert "在用例“三个奖励”上出错" in chinese_text and "还剩 6 个错误" in chinese_text
     assert not CJK.search(english)
+
+
+def test_zh_doctor_says_which_cjk_font_draws_the_plots(monkeypatch, capsys):
+    from rlft_core import i18n as i18n_module
+    from rlft_core import utils as utils_module
+    monkeypatch.setattr(utils_module, "cjk_font", lambda: None)
+    try:
+        set_language("zh")
+        report = doctor(verbose=False)
+        assert report["language"] == "zh" and report["cjk_font"].startswith("无：图中文字保持英文")
+        assert report["problems"] == [] or all("字体" not in p for p in report["problems"])
+        monkeypatch.setattr(utils_module, "cjk_font", lambda: "WenQuanYi Micro Hei")
+        assert doctor(verbose=False)["cjk_font"] == "WenQuanYi Micro Hei"
+    finally:
+        set_language("en")
+    assert i18n_module.get_language() == "en"
