@@ -143,3 +143,11 @@ def test_zh_chapters_hold_no_line_of_a_solution():
     for name in NAMES:
         text = "\n".join(cell.source for cell in read("zh", "chapters", f"{name}.ipynb").cells)
         assert [line for line in lines if line in text] == [], name
+
+
+def test_zh_a_new_measured_run_time_reaches_the_chinese_and_nothing_else_does():
+    english = "# 1 · Background\n*Time to run: ~10 s on 2 CPU cores.*"
+    entry = {"hash": zh_edition.text_hash(english), "en": english, "zh": "# 1 · 背景\n*运行时间：约 10 s。*"}
+    assert zh_edition._runtime_only(entry, english.replace("~10 s", "~25 s"))
+    assert entry["zh"] == "# 1 · 背景\n*运行时间：约 25 s。*" and entry["hash"] == zh_edition.text_hash(entry["en"])
+    assert not zh_edition._runtime_only(dict(entry), entry["en"].replace("Background", "Foreground"))

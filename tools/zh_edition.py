@@ -22,7 +22,8 @@ zh/solutions exactly as chapters/ is made from solutions/ (tools/make_chapters.p
     python tools/zh_edition.py --status     # per notebook: translated / stale / missing cells
     python tools/zh_edition.py --sync       # add an entry (empty zh) for every new English cell; for an English
                                             # cell that changed, put its new text in `en` and the old one in
-                                            # `previous_en`, so the translator sees what changed
+                                            # `previous_en`, so the translator sees what changed (a new measured
+                                            # run time, tools/measure_runtimes.py, goes into the Chinese at once)
     python tools/zh_edition.py --accept 04_ppo_math cell-012   # after updating zh: record the new hash
 
 A stale or missing translation is built as the English text (and --check, and the tests selected by
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
 from pathlib import Path
 
@@ -148,13 +150,36 @@ def build(check: bool, force: bool = False) -> int:
     return 1 if (check and stale) or chapters else 0
 
 
+RUNTIME_EN = re.compile(r"Time to run: ~(\d+) s")        # written by tools/measure_runtimes.py
+RUNTIME_ZH = re.compile(r"约 (\d+) s")
+
+
+def _runtime_only(entry: dict, english: str) -> bool:
+    """Update ``entry`` in place when the English changed only in its measured run time."""
+    new = RUNTIME_EN.search(english)
+    if not new or RUNTIME_EN.sub("", entry.get("en", "")) != RUNTIME_EN.sub("", english) \
+            or len(RUNTIME_ZH.findall(entry.get("zh", ""))) != 1:
+        return False
+    entry.update(zh=RUNTIME_ZH.sub(f"约 {new.group(1)} s", entry["zh"]), en=english, hash=text_hash(english))
+    return True
+
+
 def sync() -> None:
+    """New English cells get an empty entry; changed ones keep their old English as ``previous_en``
+    (a change of the measured run time alone is carried into the Chinese at once)."""
     for path in sorted(SOLUTIONS.glob("*.ipynb")):
         target = TRANSLATIONS / f"{path.stem}.yaml"
         entries, updated = load(target), {}
         for cell in markdown_cells(nbformat.read(path, as_version=4)):
             entry = dict(entries.get(cell.id) or {"hash": text_hash(cell.source), "en": cell.source, "zh": ""})
-            if entry.get("hash") != text_hash(cell.source) and entry.get("en") != cell.source:
+            if entry.get("hash") != text_hash(cell.source) and "previous_en" in entry \
+                    and _runtime_only({**entry, "en": entry["previous_en"]}, cell.source):
+                entry = {**entry, "en": entry["previous_en"]}
+                entry.pop("previous_en")
+                _runtime_only(entry, cell.source)
+            elif entry.get("hash") != text_hash(cell.source) and _runtime_only(entry, cell.source):
+                pass
+            elif entry.get("hash") != text_hash(cell.source) and entry.get("en") != cell.source:
                 entry.setdefault("previous_en", entry.get("en", ""))
                 entry["en"] = cell.source
             updated[cell.id] = entry
