@@ -172,15 +172,13 @@ def sync() -> None:
         entries, updated = load(target), {}
         for cell in markdown_cells(nbformat.read(path, as_version=4)):
             entry = dict(entries.get(cell.id) or {"hash": text_hash(cell.source), "en": cell.source, "zh": ""})
-            if entry.get("hash") != text_hash(cell.source) and "previous_en" in entry \
-                    and _runtime_only({**entry, "en": entry["previous_en"]}, cell.source):
-                entry = {**entry, "en": entry["previous_en"]}
+            if entry.get("hash") != text_hash(cell.source):
+                made_from = entry.pop("previous_en", entry.get("en", ""))     # the English the zh translates
+                entry["en"] = made_from
+                if not _runtime_only(entry, cell.source) and made_from != cell.source:
+                    entry.update(previous_en=made_from, en=cell.source)
+            elif "previous_en" in entry:                                # the English changed back
                 entry.pop("previous_en")
-                _runtime_only(entry, cell.source)
-            elif entry.get("hash") != text_hash(cell.source) and _runtime_only(entry, cell.source):
-                pass
-            elif entry.get("hash") != text_hash(cell.source) and entry.get("en") != cell.source:
-                entry.setdefault("previous_en", entry.get("en", ""))
                 entry["en"] = cell.source
             updated[cell.id] = entry
         TRANSLATIONS.mkdir(parents=True, exist_ok=True)
